@@ -1,0 +1,34 @@
+# The two fresh-machine commands are `make run` and `make test`; each installs what it needs.
+SWIFT ?= swift
+# Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
+TEST_FLAGS := -c release -Xswiftc -enable-testing
+
+.PHONY: run test deps build bench-engine fixtures clean
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	$(SWIFT) build -c release
+
+run: build
+	.build/release/mscgrec-trainer --help
+
+test:
+	@scripts/install-deps.sh test
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+# Engine benchmark: one T5 block forward+backward, ours vs PyTorch in the same run.
+bench-engine:
+	@scripts/install-deps.sh bench
+	$(SWIFT) build -c release --product mscgrec-bench
+	.build/release/mscgrec-bench engine
+
+# Regenerates the PyTorch reference fixtures under Tests/*/Fixtures (needs torch==2.13.0).
+fixtures:
+	@scripts/install-deps.sh bench
+	python3 scripts/make_fixtures.py
+
+clean:
+	rm -rf .build

@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+// Module map (imports flow downwards only):
+//   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite
+//   foundation:   MSCCore (version, shared config structs, errors)
+//   formats:      SafeTensors (file format only, no tensor math)
+//   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> CBLAS
+//   models:       Models (attention, T5 blocks, SASRec, ...) -> TensorEngine
+//   executables:  mscgrec-trainer, mscgrec-server
+import PackageDescription
+
+let package = Package(
+    name: "mscgrec",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mscgrec-trainer", targets: ["mscgrec-trainer"]),
+        .executable(name: "mscgrec-server", targets: ["mscgrec-server"]),
+        .executable(name: "mscgrec-bench", targets: ["mscgrec-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: C library shims (thin module maps; providers name the Debian packages)
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // MARK: Libraries
+        .target(name: "MSCCore"),
+        .target(name: "SafeTensors"),
+        .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
+        .target(name: "Models", dependencies: ["TensorEngine", "MSCCore"]),
+
+        // MARK: Executables
+        .executableTarget(name: "mscgrec-trainer", dependencies: [
+            "MSCCore", "Models",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "mscgrec-server", dependencies: [
+            "MSCCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "mscgrec-bench", dependencies: [
+            "TensorEngine", "Models", "SafeTensors",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests (one test target per module)
+        .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

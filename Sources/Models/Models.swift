@@ -1,0 +1,2 @@
+import TensorEngine
+public enum ModelsPlaceholder {}
