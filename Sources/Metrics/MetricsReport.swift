@@ -1,0 +1,97 @@
+import Foundation
+
+/// One evaluation result: metric values under their exact JSON keys (`"recall@10"`, `"ndcg@5"`, ...), the number
+/// of evaluated users and the split (`"validation"` or `"test"`). Keys keep their order so files diff cleanly.
+public struct MetricsReport: Sendable, Equatable {
+    public var values: [(key: String, value: Double)]
+    public var users: Int
+    public var split: String
+
+    public init(values: [(String, Double)], users: Int, split: String) {
+        self.values = values.map { (key: $0.0, value: $0.1) }
+        self.users = users
+        self.split = split
+    }
+
+    public subscript(key: String) -> Double? { values.first { $0.key == key }?.value }
+
+    public static func == (lhs: MetricsReport, rhs: MetricsReport) -> Bool {
+        lhs.users == rhs.users && lhs.split == rhs.split && lhs.values.count == rhs.values.count
+            && zip(lhs.values, rhs.values).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+
+    /// One JSON object on one line: metrics in order, then `"users"` and `"split"`.
+    public func jsonString() -> String {
+        var fields = values.map { "\(jsonQuoted($0.key)): \(jsonNumber($0.value))" }
+        fields.append("\"users\": \(users)")
+        fields.append("\"split\": \(jsonQuoted(split))")
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+
+    /// Writes the JSON (plus newline) through a temporary file and a rename, so readers never see half a file.
+    public func write(to url: URL) throws {
+        try Data((jsonString() + "\n").utf8).write(to: url, options: .atomic)
+    }
+
+    /// Parses what `jsonString()` writes (any flat object with numeric metric fields, `users` and `split`).
+    /// Numbers go through `Double(String)`, which round-trips exactly (Foundation's JSONSerialization does not on Linux).
+    public init(json: String) throws {
+        let fields = try FlatJSONObject.parse(json)
+        guard case .number(let usersText)? = fields.first(where: { $0.key == "users" })?.value, let users = Int(usersText)
+        else { throw MetricsReportError.missingField("users") }
+        guard case .string(let split)? = fields.first(where: { $0.key == "split" })?.value else {
+            throw MetricsReportError.missingField("split")
+        }
+        var values: [(String, Double)] = []
+        for (key, raw) in fields where key != "users" && key != "split" {
+            guard case .number(let text) = raw, let number = Double(text) else {
+                throw MetricsReportError.notANumber(key)
+            }
+            values.append((key, number))
+        }
+        self.init(values: values.sorted { Self.keyOrder($0.0) < Self.keyOrder($1.0) }, users: users, split: split)
+    }
+
+    /// recall, ndcg, mrr, then anything else; within a metric by K.
+    private static func keyOrder(_ key: String) -> (Int, Int, String) {
+        let parts = key.split(separator: "@", maxSplits: 1)
+        let family = ["recall": 0, "ndcg": 1, "mrr": 2][String(parts[0])] ?? 3
+        let k = parts.count == 2 ? Int(parts[1]) ?? Int.max : Int.max
+        return (family, k, key)
+    }
+}
+
+public enum MetricsReportError: Error, CustomStringConvertible, Equatable {
+    case notAnObject
+    case missingField(String)
+    case notANumber(String)
+
+    public var description: String {
+        switch self {
+        case .notAnObject: return "metrics JSON is not an object"
+        case .missingField(let field): return "metrics JSON lacks field \"\(field)\""
+        case .notANumber(let key): return "metrics JSON field \"\(key)\" is not a number"
+        }
+    }
+}
+
+/// Shortest round-trip decimal; non-finite values (never produced by RankingMetrics) become null to stay valid JSON.
+func jsonNumber(_ value: Double) -> String {
+    value.isFinite ? "\(value)" : "null"
+}
+
+func jsonQuoted(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
