@@ -1,0 +1,115 @@
+/// Reverse-mode differentiation: every primitive is one `Op` case; `Gradients.swift` holds every rule.
+/// Composites (gated GELU, L2 normalisation, attention, …) are built from primitives and need no rule.
+
+/// The primitives. Payloads carry what the backward rule needs that is not an input or the output.
+enum Op {
+    // elementwise, broadcasting binary
+    case add, sub, mul, div
+    // elementwise unary; `affine` is x*scale + shift (all scalar arithmetic)
+    case affine(scale: Float, shift: Float)
+    case exp, log, sqrt, rsqrt, tanh, relu, geluTanh, geluExact, square
+    // linear algebra
+    case matmul(MatmulPlan)
+    // reductions over one axis, viewed as [outer, n, inner]
+    case sum(outer: Int, n: Int, inner: Int)
+    case mean(outer: Int, n: Int, inner: Int)
+    case max(outer: Int, n: Int, inner: Int, argmax: [Int32])
+    // last-axis normalisations
+    case softmax, logSoftmax
+    case layerNorm(mean: [Float], rstd: [Float])
+    case rmsNorm(rstd: [Float])
+    // indexing and layout
+    case reshape
+    case permute([Int])
+    case concat(axis: Int)
+    case slice(axis: Int, start: Int)
+    case indexSelect(axis: Int, indices: [Int32])
+    case embedding(indices: [Int32], paddingIndex: Int32?)
+    // losses (scalar outputs, mean reductions)
+    case crossEntropy(probabilities: [Float], targets: [Int32], allowed: AllowedClasses?, counted: Int)
+    case bceWithLogits(targets: [Float])
+}
+
+/// One recorded application of a primitive.
+struct Node {
+    let op: Op
+    let inputs: [Tensor]
+}
+
+extension Tensor {
+    /// Wraps a kernel's output, recording the graph only when grad is on and some input requires it.
+    static func result(_ shape: [Int], _ storage: Storage, _ op: @autoclosure () -> Op, _ inputs: [Tensor]) -> Tensor {
+        if GradMode.isEnabled && inputs.contains(where: { $0.requiresGrad }) {
+            return Tensor(shape: shape, storage: storage, node: Node(op: op(), inputs: inputs))
+        }
+        return Tensor(shape: shape, storage: storage, node: nil)
+    }
+
+    /// Accumulates d(self)/d(leaf) into every leaf's `grad`, seeded with `seed` (ones for a scalar loss).
+    public func backward(seed: Tensor? = nil) {
+        precondition(requiresGrad, "backward() on a tensor that does not require grad")
+        if let seed { precondition(seed.shape == shape, "seed shape \(seed.shape) != output shape \(shape)") }
+        let order = topologicalOrder()
+        var pending: [ObjectIdentifier: Storage] = [:]
+        pending[ObjectIdentifier(self)] = seed.map { Storage($0.scalars) } ?? {
+            let ones = Storage(count: count); ones.pointer.initialize(repeating: 1, count: count); return ones
+        }()
+        for tensor in order.reversed() {
+            guard let dOut = pending.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+            guard let node = tensor.node else {
+                tensor.accumulateGrad(dOut)
+                continue
+            }
+            let gradients = InputGradients(inputs: node.inputs, pending: pending)
+            Gradients.apply(node.op, inputs: node.inputs, output: tensor, dOut: UnsafePointer(dOut.pointer), into: gradients)
+            pending = gradients.pending
+        }
+    }
+
+    private func accumulateGrad(_ dOut: Storage) {
+        if let grad {
+            let g = grad.data
+            for i in 0..<count { g[i] += dOut.pointer[i] }
+        } else {
+            grad = Tensor(shape: shape, storage: dOut, node: nil)
+        }
+    }
+
+    /// Tensors that require grad and feed this one, each after all of its inputs.
+    private func topologicalOrder() -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded { order.append(tensor); continue }
+            guard visited.insert(ObjectIdentifier(tensor)).inserted else { continue }
+            stack.append((tensor, true))
+            for input in tensor.node?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        return order
+    }
+}
+
+/// Hands rules a zeroed gradient buffer per input that requires grad; rules add into it.
+final class InputGradients {
+    let inputs: [Tensor]
+    var pending: [ObjectIdentifier: Storage]
+
+    init(inputs: [Tensor], pending: [ObjectIdentifier: Storage]) {
+        self.inputs = inputs
+        self.pending = pending
+    }
+
+    /// The buffer for input `index`, or nil when that input does not require grad.
+    subscript(index: Int) -> UnsafeMutablePointer<Float>? {
+        let input = inputs[index]
+        guard input.requiresGrad else { return nil }
+        let key = ObjectIdentifier(input)
+        if let existing = pending[key] { return existing.pointer }
+        let fresh = Storage(zeros: input.count)
+        pending[key] = fresh
+        return fresh.pointer
+    }
+}

@@ -1,0 +1,35 @@
+// Ops built from primitives: they need no backward rule of their own.
+
+/// T5's gated GELU: gelu_tanh(a) ⊙ b.
+public func gatedGELU(_ a: Tensor, _ b: Tensor) -> Tensor { a.geluTanh() * b }
+
+extension Tensor {
+    /// x / max(‖x‖₂, eps) along the last axis (torch.nn.functional.normalize).
+    public func l2Normalized(eps: Float = 1e-12) -> Tensor {
+        let norm = square().sum(axis: -1, keepDim: true).sqrt()
+        // max(norm, eps): where the norm is below eps the denominator is the constant eps (no gradient through it).
+        let keep = norm.scalars.map { $0 >= eps ? Float(1) : 0 }
+        let denominator = norm * Tensor(shape: norm.shape, scalars: keep)
+            + Tensor(shape: norm.shape, scalars: keep.map { (1 - $0) * eps })
+        return self / denominator
+    }
+
+    /// Inverted dropout: zeroes each element with probability p and scales survivors by 1/(1-p).
+    /// Identity when p == 0 or when `training` is false.
+    public func dropout(_ p: Float, training: Bool, using rng: inout SeededGenerator) -> Tensor {
+        precondition(p >= 0 && p < 1, "dropout probability \(p) must be in [0, 1)")
+        guard training && p > 0 else { return self }
+        let keep = 1 / (1 - p)
+        let mask = Tensor(shape: shape, scalars: (0..<count).map { _ in rng.uniform() < p ? 0 : keep })
+        return self * mask
+    }
+}
+
+/// Squared Euclidean distances between rows: out[i, j] = ‖x_i − c_j‖². x: [n, d], c: [k, d] → [n, k].
+/// Written as ‖x‖² + ‖c‖² − 2·x·cᵀ so the heavy part is one sgemm (quantizer nearest-code search).
+public func squaredDistances(_ x: Tensor, _ c: Tensor) -> Tensor {
+    precondition(x.rank == 2 && c.rank == 2 && x.shape[1] == c.shape[1], "squaredDistances: \(x.shape) vs \(c.shape)")
+    let xx = x.square().sum(axis: 1, keepDim: true)                   // [n, 1]
+    let cc = c.square().sum(axis: 1).reshaped([1, c.shape[0]])         // [1, k]
+    return xx + cc - 2 * matmul(x, c, transposeB: true)
+}

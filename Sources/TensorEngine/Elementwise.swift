@@ -1,0 +1,135 @@
+import Foundation
+
+// Shape legend: x, y: any shapes that broadcast (NumPy rules); out: the broadcast shape.
+
+/// Calls `body(offsetA, offsetB, offsetOut, n, incA, incB)` for every innermost row of a broadcast
+/// iteration over `shape`, where incA/incB are the inputs' strides along the last axis (0 when broadcast).
+@inline(__always)
+func forEachBroadcastRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int],
+                         _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
+    let rank = shape.count
+    if rank == 0 { body(0, 0, 0, 1, 0, 0); return }
+    let n = shape[rank - 1]
+    let rows = Shape.count(shape) / max(n, 1)
+    if n == 0 || rows == 0 { return }
+    var index = [Int](repeating: 0, count: rank)
+    var offA = 0, offB = 0
+    for row in 0..<rows {
+        body(offA, offB, row * n, n, stridesA[rank - 1], stridesB[rank - 1])
+        var axis = rank - 2
+        while axis >= 0 {
+            index[axis] += 1
+            offA += stridesA[axis]
+            offB += stridesB[axis]
+            if index[axis] < shape[axis] { break }
+            offA -= stridesA[axis] * shape[axis]
+            offB -= stridesB[axis] * shape[axis]
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+}
+
+enum BinaryKind { case add, sub, mul, div }
+
+/// out = a (op) b with broadcasting; no graph.
+func binaryKernel(_ kind: BinaryKind, _ a: Tensor, _ b: Tensor) -> (shape: [Int], storage: Storage) {
+    guard let shape = Shape.broadcast(a.shape, b.shape) else {
+        preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
+    }
+    let out = Storage(count: Shape.count(shape))
+    let pa = a.data, pb = b.data, po = out.pointer
+    if a.shape == b.shape {
+        Parallelism.forEachChunk(out.count) { r in
+            switch kind {
+            case .add: for i in r { po[i] = pa[i] + pb[i] }
+            case .sub: for i in r { po[i] = pa[i] - pb[i] }
+            case .mul: for i in r { po[i] = pa[i] * pb[i] }
+            case .div: for i in r { po[i] = pa[i] / pb[i] }
+            }
+        }
+        return (shape, out)
+    }
+    let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
+    forEachBroadcastRow(shape, sa, sb) { oa, ob, oo, n, ia, ib in
+        switch kind {
+        case .add: for j in 0..<n { po[oo + j] = pa[oa + j * ia] + pb[ob + j * ib] }
+        case .sub: for j in 0..<n { po[oo + j] = pa[oa + j * ia] - pb[ob + j * ib] }
+        case .mul: for j in 0..<n { po[oo + j] = pa[oa + j * ia] * pb[ob + j * ib] }
+        case .div: for j in 0..<n { po[oo + j] = pa[oa + j * ia] / pb[ob + j * ib] }
+        }
+    }
+    return (shape, out)
+}
+
+/// Adds `source` (shape `from`) into `target` (shape `to`, which broadcasts to `from`), summing over
+/// broadcast axes: the backward of broadcasting. `scale` multiplies each term, `factor` (same shape as
+/// `from`, optional) too.
+func accumulateReduced(_ source: UnsafePointer<Float>, from: [Int], into target: UnsafeMutablePointer<Float>, to: [Int],
+                       factor: (pointer: UnsafePointer<Float>, shape: [Int])? = nil, scale: Float = 1) {
+    if from == to && factor == nil {
+        for i in 0..<Shape.count(from) { target[i] += scale * source[i] }
+        return
+    }
+    let st = Shape.broadcastStrides(to, to: from)
+    let sf = factor.map { Shape.broadcastStrides($0.shape, to: from) } ?? [Int](repeating: 0, count: from.count)
+    forEachBroadcastRow(from, st, sf) { ot, of, os, n, it, inf in
+        if let f = factor?.pointer {
+            for j in 0..<n { target[ot + j * it] += scale * source[os + j] * f[of + j * inf] }
+        } else {
+            for j in 0..<n { target[ot + j * it] += scale * source[os + j] }
+        }
+    }
+}
+
+public func + (a: Tensor, b: Tensor) -> Tensor { let r = binaryKernel(.add, a, b); return .result(r.shape, r.storage, .add, [a, b]) }
+public func - (a: Tensor, b: Tensor) -> Tensor { let r = binaryKernel(.sub, a, b); return .result(r.shape, r.storage, .sub, [a, b]) }
+public func * (a: Tensor, b: Tensor) -> Tensor { let r = binaryKernel(.mul, a, b); return .result(r.shape, r.storage, .mul, [a, b]) }
+public func / (a: Tensor, b: Tensor) -> Tensor { let r = binaryKernel(.div, a, b); return .result(r.shape, r.storage, .div, [a, b]) }
+
+public func + (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1, shift: s) }
+public func - (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1, shift: -s) }
+public func * (a: Tensor, s: Float) -> Tensor { a.affine(scale: s, shift: 0) }
+public func / (a: Tensor, s: Float) -> Tensor { a.affine(scale: 1 / s, shift: 0) }
+public func * (s: Float, a: Tensor) -> Tensor { a.affine(scale: s, shift: 0) }
+public prefix func - (a: Tensor) -> Tensor { a.affine(scale: -1, shift: 0) }
+
+// MARK: unary
+
+let sqrt2OverPi: Float = 0.7978845608028654
+let geluCubic: Float = 0.044715
+
+extension Tensor {
+    private func unary(_ op: Op, _ f: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void) -> Tensor {
+        let out = Storage(count: count)
+        let px = data, po = out.pointer
+        Parallelism.forEachChunk(count, grain: 1 << 14) { r in f(px, po, r) }
+        return .result(shape, out, op, [self])
+    }
+
+    public func affine(scale: Float, shift: Float) -> Tensor {
+        unary(.affine(scale: scale, shift: shift)) { x, o, r in for i in r { o[i] = x[i] * scale + shift } }
+    }
+    public func exp() -> Tensor { unary(.exp) { x, o, r in for i in r { o[i] = Foundation.exp(x[i]) } } }
+    public func log() -> Tensor { unary(.log) { x, o, r in for i in r { o[i] = Foundation.log(x[i]) } } }
+    public func sqrt() -> Tensor { unary(.sqrt) { x, o, r in for i in r { o[i] = x[i].squareRoot() } } }
+    public func rsqrt() -> Tensor { unary(.rsqrt) { x, o, r in for i in r { o[i] = 1 / x[i].squareRoot() } } }
+    public func tanh() -> Tensor { unary(.tanh) { x, o, r in for i in r { o[i] = Foundation.tanh(x[i]) } } }
+    public func relu() -> Tensor { unary(.relu) { x, o, r in for i in r { o[i] = Swift.max(x[i], 0) } } }
+    public func square() -> Tensor { unary(.square) { x, o, r in for i in r { o[i] = x[i] * x[i] } } }
+
+    /// GELU with the tanh approximation (T5's "gelu_new", torch's approximate="tanh").
+    public func geluTanh() -> Tensor {
+        unary(.geluTanh) { x, o, r in
+            for i in r {
+                let v = x[i]
+                o[i] = 0.5 * v * (1 + Foundation.tanh(sqrt2OverPi * (v + geluCubic * v * v * v)))
+            }
+        }
+    }
+
+    /// Exact GELU: x·Φ(x).
+    public func geluExact() -> Tensor {
+        unary(.geluExact) { x, o, r in for i in r { o[i] = 0.5 * x[i] * (1 + erf(x[i] * 0.70710678118654752)) } }
+    }
+}

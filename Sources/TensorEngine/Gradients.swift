@@ -1,0 +1,201 @@
+import Foundation
+
+/// Every backward rule of the engine, in one switch (the compiler rejects a primitive without one).
+/// Rules ADD into the zeroed buffers `d[i]` (nil when input i needs no gradient); `g` is d(loss)/d(output).
+enum Gradients {
+    static func apply(_ op: Op, inputs x: [Tensor], output y: Tensor, dOut g: UnsafePointer<Float>, into d: InputGradients) {
+        let n = y.count
+        switch op {
+        case .add:
+            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape) }
+            if let db = d[1] { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape) }
+        case .sub:
+            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape) }
+            if let db = d[1] { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, scale: -1) }
+        case .mul:
+            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape, factor: (UnsafePointer(x[1].data), x[1].shape)) }
+            if let db = d[1] { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, factor: (UnsafePointer(x[0].data), x[0].shape)) }
+        case .div:
+            // d(a/b)/da = 1/b;  d(a/b)/db = -(a/b)/b = -y/b
+            let reciprocal = withoutGrad { Tensor.filled(x[1].shape, value: 1) / x[1] }
+            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape, factor: (UnsafePointer(reciprocal.data), reciprocal.shape)) }
+            if let db = d[1] {
+                let yOverB = withoutGrad { y.detached() / x[1] }
+                accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, factor: (UnsafePointer(yOverB.data), yOverB.shape), scale: -1)
+            }
+        case .affine(let scale, _):
+            unaryRule(d, n) { i in scale * g[i] }
+        case .exp:
+            let o = y.data; unaryRule(d, n) { i in g[i] * o[i] }
+        case .log:
+            let a = x[0].data; unaryRule(d, n) { i in g[i] / a[i] }
+        case .sqrt:
+            let o = y.data; unaryRule(d, n) { i in g[i] * 0.5 / o[i] }
+        case .rsqrt:
+            let o = y.data; unaryRule(d, n) { i in -0.5 * g[i] * o[i] * o[i] * o[i] }
+        case .tanh:
+            let o = y.data; unaryRule(d, n) { i in g[i] * (1 - o[i] * o[i]) }
+        case .relu:
+            let a = x[0].data; unaryRule(d, n) { i in a[i] > 0 ? g[i] : 0 }
+        case .square:
+            let a = x[0].data; unaryRule(d, n) { i in 2 * a[i] * g[i] }
+        case .geluTanh:
+            let a = x[0].data
+            unaryRule(d, n) { i in
+                let v = a[i]
+                let t = Foundation.tanh(sqrt2OverPi * (v + geluCubic * v * v * v))
+                return g[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * sqrt2OverPi * (1 + 3 * geluCubic * v * v))
+            }
+        case .geluExact:
+            let a = x[0].data
+            unaryRule(d, n) { i in
+                let v = a[i]
+                let cdf = 0.5 * (1 + erf(v * 0.70710678118654752))
+                let pdf = Foundation.exp(-0.5 * v * v) * 0.39894228040143268
+                return g[i] * (cdf + v * pdf)
+            }
+        case .matmul(let plan):
+            matmulBackward(plan, a: x[0].data, b: x[1].data, g: g, da: d[0], db: d[1])
+        case .sum(let outer, let count, let inner), .mean(let outer, let count, let inner):
+            guard let da = d[0] else { return }
+            var scale: Float = 1
+            if case .mean = op { scale = 1 / Float(count) }
+            for o in 0..<outer { for j in 0..<count { for i in 0..<inner {
+                da[(o * count + j) * inner + i] += scale * g[o * inner + i]
+            } } }
+        case .max(_, let count, let inner, let argmax):
+            guard let da = d[0] else { return }
+            for (p, j) in argmax.enumerated() {
+                let (o, i) = p.quotientAndRemainder(dividingBy: inner)
+                da[(o * count + Int(j)) * inner + i] += g[p]
+            }
+        case .softmax:
+            guard let da = d[0] else { return }
+            let o = y.data, dim = y.lastDim
+            for r in 0..<y.rows {
+                var dot: Float = 0
+                for j in 0..<dim { dot += g[r * dim + j] * o[r * dim + j] }
+                for j in 0..<dim { da[r * dim + j] += o[r * dim + j] * (g[r * dim + j] - dot) }
+            }
+        case .logSoftmax:
+            guard let da = d[0] else { return }
+            let o = y.data, dim = y.lastDim
+            for r in 0..<y.rows {
+                var total: Float = 0
+                for j in 0..<dim { total += g[r * dim + j] }
+                for j in 0..<dim { da[r * dim + j] += g[r * dim + j] - Foundation.exp(o[r * dim + j]) * total }
+            }
+        case .layerNorm(let means, let rstds):
+            normBackward(x: x[0], weight: x[1], means: means, rstds: rstds, g: g, dx: d[0], dw: d[1], db: d[2])
+        case .rmsNorm(let rstds):
+            normBackward(x: x[0], weight: x[1], means: nil, rstds: rstds, g: g, dx: d[0], dw: d[1], db: nil)
+        case .reshape:
+            unaryRule(d, n) { i in g[i] }
+        case .permute(let perm):
+            guard let da = d[0] else { return }
+            var inverse = perm
+            for (i, p) in perm.enumerated() { inverse[p] = i }
+            permuteCopy(g, shape: y.shape, perm: inverse, into: da, accumulate: true)
+        case .concat(let axis):
+            let outer = Shape.count(Array(y.shape[..<axis])), inner = Shape.count(Array(y.shape[(axis + 1)...]))
+            var offset = 0
+            for (k, input) in x.enumerated() {
+                let len = input.shape[axis] * inner
+                if let dk = d[k] {
+                    for o in 0..<outer { for j in 0..<len { dk[o * len + j] += g[o * y.shape[axis] * inner + offset + j] } }
+                }
+                offset += len
+            }
+        case .slice(let axis, let start):
+            guard let da = d[0] else { return }
+            let outer = Shape.count(Array(y.shape[..<axis])), inner = Shape.count(Array(y.shape[(axis + 1)...]))
+            let len = y.shape[axis] * inner, full = x[0].shape[axis] * inner
+            for o in 0..<outer { for j in 0..<len { da[o * full + start * inner + j] += g[o * len + j] } }
+        case .indexSelect(let axis, let indices):
+            guard let da = d[0] else { return }
+            let outer = Shape.count(Array(y.shape[..<axis])), inner = Shape.count(Array(y.shape[(axis + 1)...]))
+            let size = x[0].shape[axis]
+            for o in 0..<outer { for (j, index) in indices.enumerated() { for i in 0..<inner {
+                da[(o * size + Int(index)) * inner + i] += g[(o * indices.count + j) * inner + i]
+            } } }
+        case .embedding(let indices, let paddingIndex):
+            guard let dt = d[0] else { return }
+            let dim = x[0].shape[1]
+            for (p, index) in indices.enumerated() where index != paddingIndex {
+                for j in 0..<dim { dt[Int(index) * dim + j] += g[p * dim + j] }
+            }
+        case .crossEntropy(let probabilities, let targets, let allowed, let counted):
+            guard let dz = d[0], counted > 0 else { return }
+            let classes = x[0].shape[1], scale = g[0] / Float(counted)
+            for (r, t) in targets.enumerated() where t >= 0 {
+                if let allowed {
+                    for k in allowed.row(r) { dz[r * classes + Int(k)] += scale * probabilities[r * classes + Int(k)] }
+                } else {
+                    for k in 0..<classes { dz[r * classes + k] += scale * probabilities[r * classes + k] }
+                }
+                dz[r * classes + Int(t)] -= scale
+            }
+        case .bceWithLogits(let targets):
+            guard let dz = d[0] else { return }
+            let a = x[0].data, scale = g[0] / Float(x[0].count)
+            for i in 0..<x[0].count { dz[i] += scale * (1 / (1 + Foundation.exp(-a[i])) - targets[i]) }
+        }
+    }
+
+    /// d[0][i] += f(i) for an elementwise rule.
+    @inline(__always)
+    private static func unaryRule(_ d: InputGradients, _ n: Int, _ f: (Int) -> Float) {
+        guard let da = d[0] else { return }
+        for i in 0..<n { da[i] += f(i) }
+    }
+
+    /// Gradients of C = op(A)·op(B), accumulated with beta = 1 (so a shared B sums over the batch).
+    private static func matmulBackward(_ p: MatmulPlan, a: UnsafePointer<Float>, b: UnsafePointer<Float>, g: UnsafePointer<Float>,
+                                       da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
+        let (m, n, k) = (p.m, p.n, p.k)
+        for i in 0..<p.batch {
+            let ai = a + i * p.strideA, bi = b + i * p.strideB, gi = g + i * p.strideC
+            if let da {
+                let dai = da + i * p.strideA
+                switch (p.transposeA, p.transposeB) {
+                case (false, false): sgemm(false, true, m: m, n: k, k: n, gi, lda: n, bi, ldb: n, beta: 1, dai, ldc: k)
+                case (true, false): sgemm(false, true, m: k, n: m, k: n, bi, lda: n, gi, ldb: n, beta: 1, dai, ldc: m)
+                case (false, true): sgemm(false, false, m: m, n: k, k: n, gi, lda: n, bi, ldb: k, beta: 1, dai, ldc: k)
+                case (true, true): sgemm(true, true, m: k, n: m, k: n, bi, lda: k, gi, ldb: n, beta: 1, dai, ldc: m)
+                }
+            }
+            if let db {
+                let dbi = db + i * p.strideB
+                switch (p.transposeA, p.transposeB) {
+                case (false, false): sgemm(true, false, m: k, n: n, k: m, ai, lda: k, gi, ldb: n, beta: 1, dbi, ldc: n)
+                case (true, false): sgemm(false, false, m: k, n: n, k: m, ai, lda: m, gi, ldb: n, beta: 1, dbi, ldc: n)
+                case (false, true): sgemm(true, false, m: n, n: k, k: m, gi, lda: n, ai, ldb: k, beta: 1, dbi, ldc: k)
+                case (true, true): sgemm(true, true, m: n, n: k, k: m, gi, lda: n, ai, ldb: m, beta: 1, dbi, ldc: k)
+                }
+            }
+        }
+    }
+
+    /// Layer norm (with means) and RMS norm (means nil): x̂ = (x − μ)·rstd, y = x̂·w (+ b).
+    private static func normBackward(x: Tensor, weight: Tensor, means: [Float]?, rstds: [Float], g: UnsafePointer<Float>,
+                                     dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
+        let dim = x.lastDim, px = x.data, w = weight.data
+        var xhat = [Float](repeating: 0, count: dim), dxhat = [Float](repeating: 0, count: dim)
+        for r in 0..<x.rows {
+            let mean = means?[r] ?? 0, rstd = rstds[r]
+            var sumDxhat: Float = 0, sumDxhatXhat: Float = 0
+            for j in 0..<dim {
+                let gj = g[r * dim + j]
+                xhat[j] = (px[r * dim + j] - mean) * rstd
+                dxhat[j] = gj * w[j]
+                sumDxhat += dxhat[j]
+                sumDxhatXhat += dxhat[j] * xhat[j]
+                dw?[j] += gj * xhat[j]
+                db?[j] += gj
+            }
+            guard let dx else { continue }
+            let meanDxhat = means == nil ? 0 : sumDxhat / Float(dim), meanDxhatXhat = sumDxhatXhat / Float(dim)
+            for j in 0..<dim { dx[r * dim + j] += rstd * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat) }
+        }
+    }
+}

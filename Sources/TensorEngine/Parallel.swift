@@ -1,0 +1,37 @@
+import CBLAS
+import Dispatch
+
+/// How the engine uses the machine's cores.
+public enum Parallelism {
+    /// Worker count for the engine's own elementwise and row loops (not BLAS).
+    nonisolated(unsafe) public static var workers = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// Sets OpenBLAS's own thread count. Call with 1 inside code that is already parallel across
+    /// requests or shards (the server): nested BLAS threads only contend for the same cores.
+    public static func setBLASThreads(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
+
+    /// Runs `body` over `0..<count` in contiguous chunks, in parallel when the work is large enough.
+    @inline(__always)
+    static func forEachChunk(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+        let chunks = min(workers, max(1, count / grain))
+        if chunks <= 1 { body(0..<count); return }
+        let size = (count + chunks - 1) / chunks
+        withoutActuallyEscaping(body) { escapable in
+            // The chunks write disjoint ranges, so handing the closure to the workers is safe.
+            let shared = UncheckedSendable(escapable)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let start = c * size
+                let end = min(count, start + size)
+                if start < end { shared.value(start..<end) }
+            }
+        }
+    }
+}
+
+/// Carries a value the compiler cannot prove Sendable across a boundary we have checked by hand.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+import Foundation

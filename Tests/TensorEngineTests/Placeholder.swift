@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderTensorEngineTests: XCTestCase { func testNothing() {} }
