@@ -30,6 +30,7 @@ let package = Package(
         // MARK: Libraries
         .target(name: "MSCCore"),
         .target(name: "Metrics"),
+        .target(name: "Catalog", dependencies: ["CSQLite"]),
         .target(name: "SafeTensors"),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore"]),
@@ -51,6 +52,7 @@ let package = Package(
         // MARK: Tests (one test target per module)
         .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
