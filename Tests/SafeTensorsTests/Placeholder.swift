@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderSafeTensorsTests: XCTestCase { func testNothing() {} }
