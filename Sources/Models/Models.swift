@@ -1,2 +1,0 @@
-import TensorEngine
-public enum ModelsPlaceholder {}

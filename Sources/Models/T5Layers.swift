@@ -1,0 +1,116 @@
+import MSCCore
+import TensorEngine
+
+// Shape legend: B batch, T (decoder) / S (encoder) lengths, D model width, F feed-forward width.
+
+/// T5's feed-forward with gated GELU: (gelu(x·Wi0) ⊙ x·Wi1)·Wo.
+public struct GatedFeedForward {
+    public var gate: Tensor     // [D, F]
+    public var linear: Tensor   // [D, F]
+    public var output: Tensor   // [F, D]
+
+    public init(gate: Tensor, linear: Tensor, output: Tensor) {
+        self.gate = gate; self.linear = linear; self.output = output
+    }
+
+    public init(dModel: Int, dFF: Int, using rng: inout SeededGenerator) {
+        self.init(gate: Tensor.normal([dModel, dFF], std: 1 / Float(dModel).squareRoot(), using: &rng).requiringGrad(),
+                  linear: Tensor.normal([dModel, dFF], std: 1 / Float(dModel).squareRoot(), using: &rng).requiringGrad(),
+                  output: Tensor.normal([dFF, dModel], std: 1 / Float(dFF).squareRoot(), using: &rng).requiringGrad())
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { gatedGELU(x.linear(gate), x.linear(linear)).linear(output) }
+
+    public func parameters(prefix: String) -> [(String, Tensor)] {
+        [("\(prefix).wi0", gate), ("\(prefix).wi1", linear), ("\(prefix).wo", output)]
+    }
+}
+
+/// Dropout settings threaded through a forward pass; `nil` context means evaluation (no dropout).
+public final class DropoutContext {
+    public let rate: Float
+    public var rng: SeededGenerator
+    public init(rate: Float, seed: UInt64) { self.rate = rate; self.rng = SeededGenerator(seed: seed) }
+    func apply(_ x: Tensor) -> Tensor { x.dropout(rate, training: true, using: &rng) }
+}
+
+extension Optional where Wrapped == DropoutContext {
+    func apply(_ x: Tensor) -> Tensor { self?.apply(x) ?? x }
+}
+
+/// T5 encoder layer, pre-norm: h = x + Attn(RMSNorm(x)); out = h + FFN(RMSNorm(h)).
+public struct T5EncoderLayer {
+    public var attentionNorm: Tensor    // [D]
+    public var attention: MultiHeadAttention
+    public var feedForwardNorm: Tensor  // [D]
+    public var feedForward: GatedFeedForward
+    public let epsilon: Float
+
+    public init(attentionNorm: Tensor, attention: MultiHeadAttention, feedForwardNorm: Tensor,
+                feedForward: GatedFeedForward, epsilon: Float) {
+        self.attentionNorm = attentionNorm; self.attention = attention
+        self.feedForwardNorm = feedForwardNorm; self.feedForward = feedForward; self.epsilon = epsilon
+    }
+
+    public init(_ config: TransformerConfig, using rng: inout SeededGenerator) {
+        self.init(attentionNorm: Tensor.filled([config.dModel], value: 1).requiringGrad(),
+                  attention: MultiHeadAttention(dModel: config.dModel, heads: config.heads, headDim: config.headDim, using: &rng),
+                  feedForwardNorm: Tensor.filled([config.dModel], value: 1).requiringGrad(),
+                  feedForward: GatedFeedForward(dModel: config.dModel, dFF: config.dFF, using: &rng),
+                  epsilon: config.normEpsilon)
+    }
+
+    /// x: [B, S, D]; positionBias: [H, S, S] (or per batch); mask: additive, e.g. key padding [B, 1, 1, S].
+    public func callAsFunction(_ x: Tensor, positionBias: Tensor?, mask: Tensor?, dropout: DropoutContext? = nil) -> Tensor {
+        let h = x + dropout.apply(attention(x.rmsNorm(weight: attentionNorm, eps: epsilon), positionBias: positionBias, mask: mask))
+        return h + dropout.apply(feedForward(h.rmsNorm(weight: feedForwardNorm, eps: epsilon)))
+    }
+
+    public func parameters(prefix: String) -> [(String, Tensor)] {
+        [("\(prefix).attention_norm", attentionNorm)] + attention.parameters(prefix: "\(prefix).attention")
+            + [("\(prefix).ffn_norm", feedForwardNorm)] + feedForward.parameters(prefix: "\(prefix).ffn")
+    }
+}
+
+/// T5 decoder layer: causal self-attention, cross-attention over the encoder output, feed-forward; all pre-norm.
+public struct T5DecoderLayer {
+    public var selfAttentionNorm: Tensor
+    public var selfAttention: MultiHeadAttention
+    public var crossAttentionNorm: Tensor
+    public var crossAttention: MultiHeadAttention
+    public var feedForwardNorm: Tensor
+    public var feedForward: GatedFeedForward
+    public let epsilon: Float
+
+    public init(selfAttentionNorm: Tensor, selfAttention: MultiHeadAttention, crossAttentionNorm: Tensor,
+                crossAttention: MultiHeadAttention, feedForwardNorm: Tensor, feedForward: GatedFeedForward, epsilon: Float) {
+        self.selfAttentionNorm = selfAttentionNorm; self.selfAttention = selfAttention
+        self.crossAttentionNorm = crossAttentionNorm; self.crossAttention = crossAttention
+        self.feedForwardNorm = feedForwardNorm; self.feedForward = feedForward; self.epsilon = epsilon
+    }
+
+    public init(_ config: TransformerConfig, using rng: inout SeededGenerator) {
+        func ones() -> Tensor { Tensor.filled([config.dModel], value: 1).requiringGrad() }
+        self.init(selfAttentionNorm: ones(),
+                  selfAttention: MultiHeadAttention(dModel: config.dModel, heads: config.heads, headDim: config.headDim, using: &rng),
+                  crossAttentionNorm: ones(),
+                  crossAttention: MultiHeadAttention(dModel: config.dModel, heads: config.heads, headDim: config.headDim, using: &rng),
+                  feedForwardNorm: ones(),
+                  feedForward: GatedFeedForward(dModel: config.dModel, dFF: config.dFF, using: &rng),
+                  epsilon: config.normEpsilon)
+    }
+
+    /// y: [B, T, D]; encoderOutput: [B, S, D]; selfMask: causal (+ padding) for [B, H, T, T]; crossMask: [B, 1, 1, S].
+    public func callAsFunction(_ y: Tensor, encoderOutput: Tensor, positionBias: Tensor?, selfMask: Tensor?,
+                               crossMask: Tensor?, dropout: DropoutContext? = nil) -> Tensor {
+        let a = y + dropout.apply(selfAttention(y.rmsNorm(weight: selfAttentionNorm, eps: epsilon), positionBias: positionBias, mask: selfMask))
+        let c = a + dropout.apply(crossAttention(a.rmsNorm(weight: crossAttentionNorm, eps: epsilon), context: encoderOutput, mask: crossMask))
+        return c + dropout.apply(feedForward(c.rmsNorm(weight: feedForwardNorm, eps: epsilon)))
+    }
+
+    public func parameters(prefix: String) -> [(String, Tensor)] {
+        [("\(prefix).self_attention_norm", selfAttentionNorm)] + selfAttention.parameters(prefix: "\(prefix).self_attention")
+            + [("\(prefix).cross_attention_norm", crossAttentionNorm)] + crossAttention.parameters(prefix: "\(prefix).cross_attention")
+            + [("\(prefix).ffn_norm", feedForwardNorm)] + feedForward.parameters(prefix: "\(prefix).ffn")
+    }
+}
