@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "SafeTensors"),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore"]),
+        .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
@@ -56,6 +57,7 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,111 @@
+import CNghttp2
+
+// nghttp2 calls back through C function pointers; `user_data` is the unretained `HTTP2Session` (see its init).
+
+@inline(__always)
+private func owner(_ userData: UnsafeMutableRawPointer?) -> HTTP2Session {
+    Unmanaged<HTTP2Session>.fromOpaque(userData!).takeUnretainedValue()
+}
+
+private let frameHeaders = UInt8(NGHTTP2_HEADERS.rawValue)
+private let frameData = UInt8(NGHTTP2_DATA.rawValue)
+private let flagEndStream = UInt8(NGHTTP2_FLAG_END_STREAM.rawValue)
+
+/// Data provider read callback shared by every response.
+let h2ReadBody: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
+    owner(userData).readBody(streamID: streamID, into: buffer!, length: length, flags: flags!)
+}
+
+extension HTTP2Session {
+    static func installCallbacks(_ callbacks: OpaquePointer?) {
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
+            guard let frame, frame.pointee.hd.type == frameHeaders,
+                  frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+            let id = frame.pointee.hd.stream_id
+            owner(userData).streams[id] = HTTP2Session.Stream(id: id)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+            guard let frame, let name, let value else { return 0 }
+            owner(userData).onHeader(streamID: frame.pointee.hd.stream_id,
+                                     name: UnsafeBufferPointer(start: name, count: nameLength),
+                                     value: UnsafeBufferPointer(start: value, count: valueLength))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+            guard let data else { return 0 }
+            owner(userData).onData(streamID: streamID, UnsafeBufferPointer(start: data, count: length))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+            guard let frame else { return 0 }
+            let type = frame.pointee.hd.type
+            guard type == frameHeaders || type == frameData else { return 0 }
+            owner(userData).onStreamFrame(streamID: frame.pointee.hd.stream_id,
+                                          endStream: frame.pointee.hd.flags & flagEndStream != 0)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
+            owner(userData).streams[streamID] = nil
+            return 0
+        }
+    }
+
+    func onHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[streamID], !stream.requestComplete, stream.rejected == nil else { return }
+        // RFC 9113 §6.5.2 counts each field as name + value + 32 bytes.
+        stream.headerBytes += name.count + value.count + 32
+        if stream.headerBytes > limits.maxHeadBytes || stream.headers.count >= limits.maxHeaderCount {
+            stream.rejected = 431
+            stream.headers = HTTPHeaders()
+            return
+        }
+        let text = String(decoding: value, as: UTF8.self)
+        if name.first == UInt8(ascii: ":") {
+            switch String(decoding: name, as: UTF8.self) {
+            case ":method": stream.method = text
+            case ":path": stream.path = text
+            case ":authority": stream.authority = text
+            default: break  // :scheme is not needed by handlers
+            }
+        } else {
+            // nghttp2 has already rejected uppercase names and connection-specific fields.
+            stream.headers.addLowercased(String(decoding: name, as: UTF8.self), text)
+        }
+    }
+
+    func onData(streamID: Int32, _ data: UnsafeBufferPointer<UInt8>) {
+        guard let stream = streams[streamID], stream.rejected == nil else { return }
+        if stream.body.count + data.count > limits.maxBodyBytes {
+            stream.rejected = 413
+            stream.body = []
+            reject(stream)
+            return
+        }
+        stream.body.append(contentsOf: data)
+    }
+
+    func onStreamFrame(streamID: Int32, endStream: Bool) {
+        guard let stream = streams[streamID] else { return }
+        if stream.rejected != nil {
+            reject(stream)
+            return
+        }
+        guard endStream, !stream.requestComplete else { return }
+        stream.requestComplete = true
+        if stream.authority == nil, let host = stream.headers["host"] { stream.authority = host }
+        let request = HTTPRequest(method: stream.method, target: stream.path, version: .http2,
+                                  headers: stream.headers, body: stream.body, authority: stream.authority)
+        stream.body = []
+        ready.append((id: Int64(streamID), request: request))
+    }
+
+    /// Answers a request the session refused itself (too large), once.
+    private func reject(_ stream: Stream) {
+        guard let status = stream.rejected, !stream.responded else { return }
+        let message = status == 413 ? "request body larger than the limit\n" : "request header fields larger than the limit\n"
+        let body = Array(message.utf8)
+        submit(stream, head: HTTPResponseHead(status: status, headers: ["content-type": "text/plain; charset=utf-8"]),
+               contentLength: body.count, body: body, ended: true)
+    }
+}
