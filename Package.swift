@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "MSCCore"),
         .target(name: "Metrics"),
         .target(name: "Catalog", dependencies: ["CSQLite"]),
+        .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
         .target(name: "SafeTensors"),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore"]),
@@ -38,7 +39,7 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models",
+            "MSCCore", "Models", "Datasets", "Catalog", "Metrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [

@@ -8,6 +8,8 @@ enum Op {
     // elementwise unary; `affine` is x*scale + shift (all scalar arithmetic)
     case affine(scale: Float, shift: Float)
     case exp, log, sqrt, rsqrt, tanh, relu, geluTanh, geluExact, square
+    // gelu_tanh(a) ⊙ b fused: one pass forward and backward over T5's widest activations
+    case gatedGELU
     // linear algebra
     case matmul(MatmulPlan)
     // reductions over one axis, viewed as [outer, n, inner]

@@ -1,7 +1,7 @@
 // Ops built from primitives: they need no backward rule of their own.
 
-/// T5's gated GELU: gelu_tanh(a) ⊙ b.
-public func gatedGELU(_ a: Tensor, _ b: Tensor) -> Tensor { a.geluTanh() * b }
+/// T5's gated GELU as the composite gelu_tanh(a) ⊙ b: the reference the fused `gatedGELU` is tested against.
+public func gatedGELUComposite(_ a: Tensor, _ b: Tensor) -> Tensor { a.geluTanh() * b }
 
 extension Tensor {
     /// x / max(‖x‖₂, eps) along the last axis (torch.nn.functional.normalize).

@@ -123,7 +123,7 @@ extension Tensor {
         unary(.geluTanh) { x, o, r in
             for i in r {
                 let v = x[i]
-                o[i] = 0.5 * v * (1 + Foundation.tanh(sqrt2OverPi * (v + geluCubic * v * v * v)))
+                o[i] = 0.5 * v * (1 + fastTanh(sqrt2OverPi * (v + geluCubic * v * v * v)))
             }
         }
     }
@@ -132,4 +132,18 @@ extension Tensor {
     public func geluExact() -> Tensor {
         unary(.geluExact) { x, o, r in for i in r { o[i] = 0.5 * x[i] * (1 + erf(x[i] * 0.70710678118654752)) } }
     }
+}
+
+/// T5's gated GELU, gelu_tanh(a) ⊙ b, as one primitive (tested against `gatedGELUComposite`).
+public func gatedGELU(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "gatedGELU: \(a.shape) vs \(b.shape)")
+    let out = Storage(count: a.count)
+    let pa = a.data, pb = b.data, po = out.pointer
+    Parallelism.forEachChunk(a.count, grain: 1 << 14) { r in
+        for i in r {
+            let v = pa[i]
+            po[i] = 0.5 * v * (1 + fastTanh(sqrt2OverPi * (v + geluCubic * v * v * v))) * pb[i]
+        }
+    }
+    return .result(a.shape, out, .gatedGELU, [a, b])
 }

@@ -41,10 +41,15 @@ enum Gradients {
             let a = x[0].data; unaryRule(d, n) { i in 2 * a[i] * g[i] }
         case .geluTanh:
             let a = x[0].data
-            unaryRule(d, n) { i in
-                let v = a[i]
-                let t = Foundation.tanh(sqrt2OverPi * (v + geluCubic * v * v * v))
-                return g[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * sqrt2OverPi * (1 + 3 * geluCubic * v * v))
+            unaryRule(d, n) { i in g[i] * geluTanhWithDerivative(a[i]).derivative }
+        case .gatedGELU:
+            let a = x[0].data, b = x[1].data, da = d[0], db = d[1]
+            Parallelism.forEachChunk(n, grain: 1 << 14) { r in
+                for i in r {
+                    let (value, derivative) = geluTanhWithDerivative(a[i])
+                    da?[i] += g[i] * b[i] * derivative
+                    db?[i] += g[i] * value
+                }
             }
         case .geluExact:
             let a = x[0].data
@@ -146,7 +151,7 @@ enum Gradients {
     @inline(__always)
     private static func unaryRule(_ d: InputGradients, _ n: Int, _ f: (Int) -> Float) {
         guard let da = d[0] else { return }
-        for i in 0..<n { da[i] += f(i) }
+        Parallelism.forEachChunk(n, grain: 1 << 14) { r in for i in r { da[i] += f(i) } }
     }
 
     /// Gradients of C = op(A)·op(B), accumulated with beta = 1 (so a shared B sums over the batch).

@@ -90,7 +90,7 @@ func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ d
     for j in 0..<d where x[j] > maximum { maximum = x[j] }
     if maximum == -.infinity { for j in 0..<d { y[j] = 0 }; return }
     var total: Float = 0
-    for j in 0..<d { let e = exp(x[j] - maximum); y[j] = e; total += e }
+    for j in 0..<d { let e = fastExp(x[j] - maximum); y[j] = e; total += e }
     let inv = 1 / total
     for j in 0..<d { y[j] *= inv }
 }
@@ -101,6 +101,6 @@ func logSumExp(_ x: UnsafePointer<Float>, _ d: Int) -> Float {
     for j in 0..<d where x[j] > maximum { maximum = x[j] }
     if maximum == -.infinity { return maximum }
     var total: Float = 0
-    for j in 0..<d { total += exp(x[j] - maximum) }
+    for j in 0..<d { total += fastExp(x[j] - maximum) }
     return maximum + log(total)
 }

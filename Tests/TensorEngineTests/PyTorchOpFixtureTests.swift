@@ -62,6 +62,11 @@ final class PyTorchOpFixtureTests: XCTestCase {
         "detach_mix": { _, x in let v = try x("x"); return v * v.detached() },
     ]
 
+    /// Reference composites checked against the same fixture as the fused primitive they back.
+    static let composites: [(fixture: String, compute: Computation)] = [
+        ("gated_gelu", { _, x in gatedGELUComposite(try x("a"), try x("b")) }),
+    ]
+
     /// Inputs that are constants in the reference (they get no gradient there either).
     static let constants: Set<String> = ["mask", "allowed", "t", "idx", "target"]
 
@@ -74,6 +79,7 @@ final class PyTorchOpFixtureTests: XCTestCase {
             guard let compute = Self.cases[name] else { continue }
             try check(name, compute)
         }
+        for (fixture, compute) in Self.composites { try check(fixture, compute) }
     }
 
     private func check(_ name: String, _ compute: Computation) throws {
