@@ -3,4 +3,7 @@ import ArgumentParser
 /// The trainer's stages, in pipeline order. Add a stage: one file with its command, one line here.
 let trainerSubcommands: [ParsableCommand.Type] = [
     EnvironmentCommand.self,
+    SynthCommand.self,
+    PrepareCommand.self,
+    StatsCommand.self,
 ]
