@@ -48,8 +48,16 @@ public struct MultiHeadAttention {
     }
 
     /// x: [B, Tq, D]; context (keys/values, default x): [B, Tk, D]; positionBias: [H, Tq, Tk] or [B, H, Tq, Tk];
-    /// mask: additive, broadcastable to [B, H, Tq, Tk]. Returns [B, Tq, D].
+    /// mask: additive, broadcastable to [B, H, Tq, Tk]. Returns [B, Tq, D]. Uses the fused attention primitive.
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, positionBias: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
+        let source = context ?? x
+        let mixed = scaledDotProductAttention(query: x.linear(query), key: source.linear(key), value: source.linear(value),
+                                              heads: heads, scale: scale, bias: positionBias, mask: mask)
+        return mixed.linear(output)
+    }
+
+    /// The same computation from matmul/softmax/permute primitives: the reference the fused path is tested against.
+    public func composite(_ x: Tensor, context: Tensor? = nil, positionBias: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
         let source = context ?? x
         let (batch, tq, tk) = (x.shape[0], x.shape[1], source.shape[1])
         let headDim = query.shape[1] / heads

@@ -12,6 +12,7 @@ enum Op {
     case gatedGELU
     // linear algebra
     case matmul(MatmulPlan)
+    case attention(AttentionPlan)
     // reductions over one axis, viewed as [outer, n, inner]
     case sum(outer: Int, n: Int, inner: Int)
     case mean(outer: Int, n: Int, inner: Int)

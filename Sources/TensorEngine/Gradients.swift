@@ -43,12 +43,18 @@ enum Gradients {
             let a = x[0].data
             unaryRule(d, n) { i in g[i] * geluTanhWithDerivative(a[i]).derivative }
         case .gatedGELU:
-            let a = x[0].data, b = x[1].data, da = d[0], db = d[1]
+            // Both gradients in one pass; the common case (both required) has no optionals in the loop so it vectorises.
+            let a = x[0].data, b = x[1].data
+            let da = d[0] ?? UnsafeMutablePointer<Float>.allocate(capacity: n), db = d[1] ?? UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer {
+                if d[0] == nil { da.deallocate() }
+                if d[1] == nil { db.deallocate() }
+            }
             Parallelism.forEachChunk(n, grain: 1 << 14) { r in
                 for i in r {
                     let (value, derivative) = geluTanhWithDerivative(a[i])
-                    da?[i] += g[i] * b[i] * derivative
-                    db?[i] += g[i] * value
+                    da[i] += g[i] * b[i] * derivative
+                    db[i] += g[i] * value
                 }
             }
         case .geluExact:
@@ -61,6 +67,8 @@ enum Gradients {
             }
         case .matmul(let plan):
             matmulBackward(plan, a: x[0].data, b: x[1].data, g: g, da: d[0], db: d[1])
+        case .attention(let plan):
+            attentionBackward(plan, inputs: x, g: g, into: d)
         case .sum(let outer, let count, let inner), .mean(let outer, let count, let inner):
             guard let da = d[0] else { return }
             var scale: Float = 1

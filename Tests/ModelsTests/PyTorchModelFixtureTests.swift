@@ -39,13 +39,37 @@ final class PyTorchModelFixtureTests: XCTestCase {
     }
 
     func testMultiHeadAttentionWithBiasCausalAndPaddingMasks() throws {
-        let f = try loadFixture("attention.safetensors")
-        let p = try leaves(f, constants: ["key_pad"])
-        let mask = AttentionMask.keyPadding(p["key_pad"]!) + AttentionMask.causal(5)
-        let out = attention(p, "w", heads: 4, scale: 0.5)(p["x"]!, positionBias: p["pos_bias"]!, mask: mask)
-        assertClose(out, try f.tensor("out"), "attention.out", atol: 1e-5, rtol: 1e-4)
-        out.backward(seed: try f.tensor("dout"))
-        try compareGradients(f, p, "attention", atol: 1e-5, rtol: 1e-3)
+        // Both the fused primitive and the composite reference must match PyTorch.
+        for fused in [true, false] {
+            let f = try loadFixture("attention.safetensors")
+            let p = try leaves(f, constants: ["key_pad"])
+            let mask = AttentionMask.keyPadding(p["key_pad"]!) + AttentionMask.causal(5)
+            let layer = attention(p, "w", heads: 4, scale: 0.5)
+            let out = fused ? layer(p["x"]!, positionBias: p["pos_bias"]!, mask: mask)
+                            : layer.composite(p["x"]!, positionBias: p["pos_bias"]!, mask: mask)
+            let label = fused ? "attention(fused)" : "attention(composite)"
+            assertClose(out, try f.tensor("out"), "\(label).out", atol: 1e-5, rtol: 1e-4)
+            out.backward(seed: try f.tensor("dout"))
+            try compareGradients(f, p, label, atol: 1e-5, rtol: 1e-3)
+        }
+    }
+
+    func testFusedAttentionMatchesCompositeOnLargerShapes() {
+        var rng = SeededGenerator(seed: 21)
+        let layer = MultiHeadAttention(dModel: 32, heads: 4, headDim: 16, scale: 0.25, using: &rng)
+        let x1 = Tensor.normal([3, 7, 32], using: &rng).requiringGrad(), x2 = x1.copy().requiringGrad()
+        let context1 = Tensor.normal([3, 9, 32], using: &rng).requiringGrad(), context2 = context1.copy().requiringGrad()
+        let bias1 = Tensor.normal([3, 4, 7, 9], using: &rng).requiringGrad(), bias2 = bias1.copy().requiringGrad()
+        let padding = Tensor(shape: [3, 9], scalars: (0..<27).map { $0 % 9 >= 6 && $0 / 9 == 1 ? 1 : 0 })
+        let mask = AttentionMask.keyPadding(padding)
+        let seed = Tensor.normal([3, 7, 32], using: &rng)
+        let fused = layer(x1, context: context1, positionBias: bias1, mask: mask)
+        let composite = layer.composite(x2, context: context2, positionBias: bias2, mask: mask)
+        assertClose(fused, composite, "cross attention out", atol: 1e-5, rtol: 1e-4)
+        fused.backward(seed: seed); composite.backward(seed: seed)
+        assertClose(x1.grad, x2.grad!, "dx", atol: 1e-5, rtol: 1e-3)
+        assertClose(context1.grad, context2.grad!, "dcontext", atol: 1e-5, rtol: 1e-3)
+        assertClose(bias1.grad, bias2.grad!, "dbias", atol: 1e-5, rtol: 1e-3)
     }
 
     func testT5EncoderLayer() throws {

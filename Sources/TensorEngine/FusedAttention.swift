@@ -1,0 +1,113 @@
+import CBLAS
+import Dispatch
+
+// Shape legend: B batch, H heads, K head width, Tq/Tk query/key lengths.
+//   q: [B, Tq, H·K], k and v: [B, Tk, H·K] (projections, heads side by side: no permutes needed)
+//   bias: [H, Tq, Tk] or [B, H, Tq, Tk] (differentiable); mask: additive constant broadcastable to [B, H, Tq, Tk]
+//   out: [B, Tq, H·K] = per head softmax(scale·q·kᵀ + bias + mask)·v
+// The composite built from matmul/softmax/permute (Models' reference path) is what this is tested against.
+
+/// What the backward pass of `scaledDotProductAttention` needs besides its inputs.
+struct AttentionPlan {
+    let batch: Int, heads: Int, headDim: Int, queryLength: Int, keyLength: Int
+    let scale: Float
+    let biasStrides: [Int]?     // broadcast strides of the bias over [B, H, Tq, Tk]
+    let probabilities: Storage  // [B, H, Tq, Tk]
+}
+
+/// Multi-head scaled dot-product attention as one primitive. Work is split across (batch, head) pairs, each
+/// running single-threaded BLAS, which beats multi-threaded BLAS on these small per-head matrices.
+public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float,
+                                      bias: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
+    precondition(q.rank == 3 && k.rank == 3 && v.shape == k.shape && q.shape[0] == k.shape[0] && q.shape[2] == k.shape[2],
+                 "attention shapes: q \(q.shape), k \(k.shape), v \(v.shape)")
+    let (batch, tq, width) = (q.shape[0], q.shape[1], q.shape[2]), tk = k.shape[1]
+    precondition(width % heads == 0, "width \(width) not divisible by \(heads) heads")
+    let headDim = width / heads
+    let full = [batch, heads, tq, tk]
+    let biasStrides = bias.map { b -> [Int] in
+        precondition(Shape.broadcast(b.shape, full) == full, "bias \(b.shape) does not broadcast to \(full)")
+        return Shape.broadcastStrides(b.shape, to: full)
+    }
+    let maskStrides = mask.map { m -> [Int] in
+        precondition(Shape.broadcast(m.shape, full) == full, "mask \(m.shape) does not broadcast to \(full)")
+        return Shape.broadcastStrides(m.shape, to: full)
+    }
+    let probabilities = Storage(count: batch * heads * tq * tk)
+    let out = Storage(count: batch * tq * width)
+    let (pq, pk, pv, pb, pm, pp, po) = (q.data, k.data, v.data, bias?.data, mask?.data, probabilities.pointer, out.pointer)
+    Parallelism.forEachHead(batch * heads) { pair in
+        let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
+        let qs = pq + b * tq * width + h * headDim, ks = pk + b * tk * width + h * headDim, vs = pv + b * tk * width + h * headDim
+        let scores = pp + pair * tq * tk
+        sgemm(false, true, m: tq, n: tk, k: headDim, alpha: scale, qs, lda: width, ks, ldb: width, beta: 0, scores, ldc: tk)
+        for i in 0..<tq {
+            let row = scores + i * tk
+            if let pb, let s = biasStrides {
+                let base = b * s[0] + h * s[1] + i * s[2]
+                for j in 0..<tk { row[j] += pb[base + j * s[3]] }
+            }
+            if let pm, let s = maskStrides {
+                let base = b * s[0] + h * s[1] + i * s[2]
+                for j in 0..<tk { row[j] += pm[base + j * s[3]] }
+            }
+            softmaxRow(row, row, tk)
+        }
+        sgemm(false, false, m: tq, n: headDim, k: tk, scores, lda: tk, vs, ldb: width, beta: 0,
+              po + b * tq * width + h * headDim, ldc: width)
+    }
+    let plan = AttentionPlan(batch: batch, heads: heads, headDim: headDim, queryLength: tq, keyLength: tk, scale: scale,
+                             biasStrides: biasStrides, probabilities: probabilities)
+    return .result([batch, tq, width], out, .attention(plan), [q, k, v] + (bias.map { [$0] } ?? []))
+}
+
+extension Gradients {
+    /// dP = dO·vᵀ; dv += Pᵀ·dO; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dq += scale·dS·k; dk += scale·dSᵀ·q; dbias += Σ dS.
+    static func attentionBackward(_ p: AttentionPlan, inputs x: [Tensor], g: UnsafePointer<Float>, into d: InputGradients) {
+        let (tq, tk, headDim, heads) = (p.queryLength, p.keyLength, p.headDim, p.heads)
+        let width = heads * headDim
+        let (pq, pk, pv, pp) = (x[0].data, x[1].data, x[2].data, p.probabilities.pointer)
+        let (dq, dk, dv) = (d[0], d[1], d[2])
+        let dBias = x.count > 3 ? d[3] : nil
+        let scores = Storage(count: p.batch * heads * tq * tk)   // dS per pair, reduced into dBias afterwards
+        let ds = scores.pointer
+        Parallelism.forEachHead(p.batch * heads) { pair in
+            let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
+            let offsetQ = b * tq * width + h * headDim, offsetK = b * tk * width + h * headDim
+            let probs = pp + pair * tq * tk, dScores = ds + pair * tq * tk, dOut = g + offsetQ
+            if let dv { sgemm(true, false, m: tk, n: headDim, k: tq, probs, lda: tk, dOut, ldb: width, beta: 1, dv + offsetK, ldc: width) }
+            sgemm(false, true, m: tq, n: tk, k: headDim, dOut, lda: width, pv + offsetK, ldb: width, beta: 0, dScores, ldc: tk)
+            for i in 0..<tq {
+                let pr = probs + i * tk, dr = dScores + i * tk
+                var dot: Float = 0
+                for j in 0..<tk { dot += dr[j] * pr[j] }
+                for j in 0..<tk { dr[j] = pr[j] * (dr[j] - dot) }
+            }
+            if let dq { sgemm(false, false, m: tq, n: headDim, k: tk, alpha: p.scale, dScores, lda: tk, pk + offsetK, ldb: width, beta: 1, dq + offsetQ, ldc: width) }
+            if let dk { sgemm(true, false, m: tk, n: headDim, k: tq, alpha: p.scale, dScores, lda: tk, pq + offsetQ, ldb: width, beta: 1, dk + offsetK, ldc: width) }
+        }
+        guard let dBias, let s = p.biasStrides else { return }
+        for pair in 0..<(p.batch * heads) {
+            let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
+            for i in 0..<tq {
+                let base = b * s[0] + h * s[1] + i * s[2], row = ds + (pair * tq + i) * tk
+                for j in 0..<tk { dBias[base + j * s[3]] += row[j] }
+            }
+        }
+    }
+}
+
+extension Parallelism {
+    /// Runs `body` for every (batch, head) pair across the workers with OpenBLAS held to one thread
+    /// meanwhile (OpenBLAS must not run its own threads inside ours).
+    static func forEachHead(_ pairs: Int, _ body: (Int) -> Void) {
+        if workers <= 1 || pairs <= 1 {
+            for pair in 0..<pairs { body(pair) }
+            return
+        }
+        let previous = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(previous)) }
+        forEachChunk(pairs, grain: 1) { range in for pair in range { body(pair) } }
+    }
+}
