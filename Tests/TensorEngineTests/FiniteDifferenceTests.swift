@@ -104,6 +104,16 @@ final class FiniteDifferenceTests: XCTestCase {
         check("squared distances", [randn([5, 4]), randn([3, 4])]) { squaredDistances($0[0], $0[1]) }
     }
 
+    func testFusedAttention() {
+        let mask = Tensor(shape: [2, 1, 1, 4], scalars: [0, 0, 0, -3, 0, 0, 0, 0])
+        check("attention", [randn([2, 3, 8]), randn([2, 4, 8]), randn([2, 4, 8]), randn([2, 3, 4])]) {
+            scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], heads: 2, scale: 0.5, bias: $0[3], mask: mask)
+        }
+        check("attention, batch-shared bias", [randn([2, 3, 8]), randn([2, 3, 8]), randn([2, 3, 8]), randn([1, 2, 3, 3])]) {
+            scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], heads: 2, scale: 1, bias: $0[3])
+        }
+    }
+
     func testLosses() {
         let targets: [Int32] = [3, -1, 0, 7, 2, 2]
         check("cross entropy", [randn([6, 10])]) { crossEntropy($0[0], targets: targets) }
@@ -119,9 +129,8 @@ final class FiniteDifferenceTests: XCTestCase {
         for i in 0..<x.count { XCTAssertEqual(x.grad![flat: i], x[flat: i], accuracy: 1e-6) }
     }
 
-    func testMissingGradientIsNotSilent() {
-        // A constant input has no gradient: asking for backward from a result that does not require grad is refused
-        // by design (precondition), and a parameter that does not feed the loss keeps grad == nil rather than zeros.
+    func testParameterOutsideTheGraphGetsNoGradient() {
+        // A parameter that does not feed the loss keeps grad == nil (not a silent zero), so a wiring mistake shows.
         let used = randn([2]), unused = randn([2])
         (used * 2).sum().backward()
         XCTAssertNotNil(used.grad)
