@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -74,7 +74,7 @@ public struct DeadlineTracker: Sendable {
         return next.reason
     }
 
-    static func nanos(_ d: Duration) -> UInt64 {
+    public static func nanos(_ d: Duration) -> UInt64 {
         let (s, atto) = d.components
         return UInt64(max(s, 0)) * 1_000_000_000 + UInt64(max(atto, 0) / 1_000_000_000)
     }

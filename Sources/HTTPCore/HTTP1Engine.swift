@@ -26,6 +26,9 @@ public final class HTTP1Engine {
 
     let limits: HTTPLimits
     private let date: () -> String
+    private let outputHighWater: Int
+    /// A finished response left `outputHighWater` bytes unsent: the next pipelined request waits for `takeOutput`.
+    private var parkedForOutput = false
     private var parser: HTTP1RequestParser
     private var inbound: [UInt8] = []
     private var position = 0
@@ -40,9 +43,12 @@ public final class HTTP1Engine {
     public private(set) var closeAfterOutput = false
 
     /// `date` returns the value of the `date` header (cached by the caller; injected so tests are deterministic).
-    public init(limits: HTTPLimits = HTTPLimits(), date: @escaping () -> String) {
+    /// Pipelined requests are released to the handler only while less than `outputHighWater` bytes of output wait,
+    /// so a client that pipelines requests without reading cannot make the server buffer every response.
+    public init(limits: HTTPLimits = HTTPLimits(), outputHighWater: Int = 256 * 1024, date: @escaping () -> String) {
         self.limits = limits
         self.date = date
+        self.outputHighWater = outputHighWater
         self.parser = HTTP1RequestParser(limits: limits)
         output.reserveCapacity(4096)
     }
@@ -79,6 +85,10 @@ public final class HTTP1Engine {
             sink.append(contentsOf: output)
             output.removeAll(keepingCapacity: true)
         }
+        if parkedForOutput {
+            parkedForOutput = false
+            advance()
+        }
     }
 
     public var hasOutput: Bool { !output.isEmpty }
@@ -88,7 +98,7 @@ public final class HTTP1Engine {
 
     public var phase: ConnectionPhase {
         if closeAfterOutput { return .closing }
-        if inFlight != nil { return .handling }
+        if inFlight != nil || parkedForOutput { return .handling }
         if currentHead != nil || position < inbound.count { return .readingRequest }
         return .idle
     }
@@ -234,6 +244,8 @@ public final class HTTP1Engine {
         inFlight = nil
         if !flight.keepAlive || draining {
             closeAfterOutput = true
+        } else if output.count >= outputHighWater {
+            parkedForOutput = true
         } else {
             advance()
         }

@@ -208,6 +208,31 @@ final class HTTP1EngineTests: XCTestCase {
         XCTAssertFalse(h.engine.wantsInput)
     }
 
+    func testPipelinedRequestsWaitWhileOutputPilesUp() {
+        let engine = HTTP1Engine(outputHighWater: 1000, date: { fixedDate })
+        engine.receive(Array(String(repeating: "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", count: 3).utf8))
+        var delivered = 0
+        func answerAll() {
+            for (id, _) in engine.takeRequests() {
+                delivered += 1
+                engine.send(.complete(HTTPResponse(body: [UInt8](repeating: 1, count: 2000))), for: id)
+            }
+        }
+        answerAll()
+        XCTAssertEqual(delivered, 1, "the second request must wait until the first response is taken")
+        XCTAssertEqual(engine.phase, .handling)
+        var sink: [UInt8] = []
+        engine.takeOutput(into: &sink)
+        answerAll()
+        XCTAssertEqual(delivered, 2)
+        engine.takeOutput(into: &sink)
+        answerAll()
+        engine.takeOutput(into: &sink)
+        XCTAssertEqual(delivered, 3)
+        XCTAssertEqual(engine.phase, .idle)
+        XCTAssertEqual(String(decoding: sink, as: UTF8.self).components(separatedBy: "HTTP/1.1 200 OK").count, 4)
+    }
+
     func testGracefulShutdownClosesAfterTheCurrentResponse() {
         var id: Int64 = 0
         let h = HTTP1Harness(answer: { i, _ in id = i; return nil })
