@@ -57,7 +57,7 @@ enum CSVReader {
         progress("read \(path): \(dataset.userKeys.count) users, \(dataset.items.count) items, \(dataset.interactionCount) interactions")
         if let itemsFile {
             try readItemMetadataObject(itemsFile, into: &dataset)
-            dataset.imageRoot = ((itemsFile as NSString).deletingLastPathComponent as NSString).standardizingPath
+            dataset.imageRoot = absolutePath((itemsFile as NSString).deletingLastPathComponent)
         }
         return dataset
     }

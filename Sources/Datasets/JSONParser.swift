@@ -196,7 +196,26 @@ struct JSONCursor {
 
     /// An integer value (a JSON number, or a string of digits as some LC-Rec files write ids).
     mutating func parseInt() throws -> Int {
+        skipWhitespace()
         let start = position
+        // Fast path for plain decimal integers (item indices): no String is built.
+        var index = position
+        let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        var value = 0
+        var digits = 0
+        while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9"), digits < 18 {
+            value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+            index += 1
+            digits += 1
+        }
+        if digits > 0 {
+            let next = index < bytes.count ? bytes[index] : 0
+            if next != UInt8(ascii: ".") && next != UInt8(ascii: "e") && next != UInt8(ascii: "E") && !(next >= UInt8(ascii: "0") && next <= UInt8(ascii: "9")) {
+                position = index
+                return negative ? -value : value
+            }
+        }
         if peek() == UInt8(ascii: "\"") {
             let text = try parseString()
             guard let value = Int(text) else { throw JSONSyntaxError(offset: start, reason: "expected an integer, got \"\(text)\"") }

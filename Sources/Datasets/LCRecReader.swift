@@ -9,7 +9,10 @@ enum LCRecReader {
         let base = (directory as NSString).appendingPathComponent(name)
         let interPath = try existing([base + ".inter.json", base + ".inter.json.gz"], what: "\(name).inter.json in \(directory)")
         var dataset = RawDataset(name: name, sourceFormat: "lcrec", hasTimestamps: false)
+        dataset.imageRoot = absolutePath(directory)
 
+        // Item indices repeat across users; caching their raw ids skips a String round trip per interaction.
+        var rawItemIDs: [Int: Int32] = [:]
         try withJSONFile(interPath) { cursor in
             try cursor.readObject { userKey, cursor in
                 if dataset.hasUser(userKey) {
@@ -20,7 +23,14 @@ enum LCRecReader {
                 do {
                     try cursor.readArray { cursor in
                         let item = try cursor.parseInt()
-                        dataset.addInteraction(user: user, item: dataset.itemID(String(item)), time: position)
+                        let id: Int32
+                        if let cached = rawItemIDs[item] {
+                            id = cached
+                        } else {
+                            id = dataset.itemID(String(item))
+                            rawItemIDs[item] = id
+                        }
+                        dataset.addInteraction(user: user, item: id, time: position)
                         position += 1
                     }
                 } catch let error as JSONSyntaxError where error.reason.hasPrefix("expected an integer") {
@@ -153,4 +163,9 @@ func firstExisting(_ paths: [String]) -> String? {
 func existing(_ paths: [String], what: String) throws -> String {
     guard let path = firstExisting(paths) else { throw DatasetError.unreadable(file: paths[0], reason: "no such file (looked for \(what))") }
     return path
+}
+
+/// Absolute, normalised form of a path (relative image roots would break once the catalog moves into a bundle).
+func absolutePath(_ path: String) -> String {
+    URL(fileURLWithPath: path.isEmpty ? "." : path).standardizedFileURL.path
 }

@@ -10,11 +10,11 @@ enum RecBoleReader {
         let interPath = try existing([base + ".inter", base + ".inter.gz"], what: "\(name).inter in \(directory)")
         var dataset = try readInteractions(interPath, name: name)
         progress("read \(interPath): \(dataset.userKeys.count) users, \(dataset.items.count) items, \(dataset.interactionCount) interactions")
-        dataset.imageRoot = (directory as NSString).standardizingPath
+        dataset.imageRoot = absolutePath(directory)
 
         if let itemsFile {
             try readItemMetadataObject(itemsFile, into: &dataset)
-            dataset.imageRoot = ((itemsFile as NSString).deletingLastPathComponent as NSString).standardizingPath
+            dataset.imageRoot = absolutePath((itemsFile as NSString).deletingLastPathComponent)
         } else if let jsonPath = firstExisting([base + ".item.json", base + ".item.json.gz"]) {
             try readItemMetadataObject(jsonPath, into: &dataset)
             progress("read \(jsonPath)")
