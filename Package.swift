@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "mscgrec-trainer", targets: ["mscgrec-trainer"]),
         .executable(name: "mscgrec-server", targets: ["mscgrec-server"]),
         .executable(name: "mscgrec-bench", targets: ["mscgrec-bench"]),
+        // For Benchmarks/HTTPBench (a separate package that compares the server with Hummingbird).
+        .library(name: "HTTPServer", targets: ["HTTPServer", "HTTPCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,13 +36,15 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
         .target(name: "SafeTensors"),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
-        .target(name: "Models", dependencies: ["TensorEngine", "MSCCore"]),
+        .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors"]),
+        .target(name: "Codes", dependencies: ["TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
         .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Metrics",
+            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
@@ -48,7 +52,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors",
+            "TensorEngine", "Models", "SafeTensors", "Codes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,9 +60,12 @@ let package = Package(
         .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors", "MSCCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Metrics", "MSCCore"]),
+        .testTarget(name: "CodesTests", dependencies: ["Codes", "TensorEngine", "SafeTensors", "Catalog"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
     ],

@@ -6,6 +6,11 @@ import MSCCore
 public struct PreparationOptions: Sendable {
     public enum Format: String, Sendable, CaseIterable {
         case lcrec, amazon2023, recbole, csv
+
+        public static func parse(_ text: String) throws -> Format {
+            guard let format = Format(rawValue: text.lowercased()) else { throw DatasetError.unknownFormat(text) }
+            return format
+        }
     }
 
     public var format: Format

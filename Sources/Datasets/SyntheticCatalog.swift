@@ -134,6 +134,11 @@ public struct SyntheticCatalog {
                     let sameCategory = (0..<colourCount).map { category * colourCount + $0 }.filter { !bucketItems[$0].isEmpty }
                     bucket = sameCategory.randomElement(using: &rng) ?? bucketItems.indices.first { !bucketItems[$0].isEmpty }!
                 }
+                if cursor[bucket] >= quota[bucket] {
+                    // This colour's quota is used up: another colour of the same category keeps the session's theme.
+                    let base = bucket - bucket % colourCount
+                    if let open = (0..<colourCount).lazy.map({ base + $0 }).first(where: { cursor[$0] < quota[$0] }) { bucket = open }
+                }
                 let members = bucketItems[bucket]
                 if cursor[bucket] < quota[bucket] {
                     sequenceItems[position] = members[cursor[bucket] % members.count]

@@ -64,9 +64,7 @@ struct PrepareCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard PreparationOptions.Format(rawValue: format) != nil else {
-            throw ValidationError("unknown --format \(format); expected one of: \(PreparationOptions.Format.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        do { _ = try PreparationOptions.Format.parse(format) } catch { throw ValidationError("\(error)") }
         guard TargetMode(rawValue: targetMode) != nil else { throw ValidationError("--target-mode must be all or last") }
         if let delimiter { _ = try parseDelimiter(delimiter) }
     }
@@ -83,7 +81,7 @@ struct PrepareCommand: ParsableCommand {
     }
 
     func run() throws {
-        var options = PreparationOptions(format: PreparationOptions.Format(rawValue: format)!, output: output)
+        var options = PreparationOptions(format: try PreparationOptions.Format.parse(format), output: output)
         options.input = input
         options.name = name
         options.reviews = reviews
