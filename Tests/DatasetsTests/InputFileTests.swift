@@ -18,9 +18,18 @@ final class InputFileTests: DatasetTestCase {
     }
 
     func testLinesLongerThanTheBuffer() throws {
-        let long = String(repeating: "x", count: 9 << 20)
-        let path = try scratch.write("long.txt", "a\n\(long)\nb\n")
-        XCTAssertEqual(try lines(path).map(\.0.count), [1, long.count, 1])
+        let long = 9 << 20  // more than twice the 4 MiB read buffer
+        let path = scratch.path("long.txt")
+        try Data(Array("a\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: long) + Array("\nb\n".utf8))
+            .write(to: URL(fileURLWithPath: path))
+        var lengths: [Int] = []
+        var lastByte: UInt8 = 0
+        try InputFile.forEachLine(path) { line, _ in
+            lengths.append(line.count)
+            lastByte = line.last ?? 0
+        }
+        XCTAssertEqual(lengths, [1, long, 1])
+        XCTAssertEqual(lastByte, UInt8(ascii: "b"))
     }
 
     func testGzipIsReadTransparently() throws {
