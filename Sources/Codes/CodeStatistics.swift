@@ -1,0 +1,126 @@
+import Catalog
+import Foundation
+
+/// Per modality and level: how well the codes use their codebooks, and how often items collide.
+public struct CodeStatistics: Sendable, Equatable {
+    public var modality: String
+    public var source: String
+    public var items: Int
+    public var itemsWithCodes: Int
+    public var codebookSizes: [Int]
+    /// Levels before the collision level; collisions are counted on these.
+    public var quantizedLevels: Int
+    public var hasCollisionLevel: Bool
+    /// Distinct codes used per level.
+    public var used: [Int]
+    /// used / codebook size, per level.
+    public var utilization: [Double]
+    /// exp(entropy of the code distribution) per level: the effective number of codes in use.
+    public var perplexity: [Double]
+    /// Share of items whose first `quantizedLevels` codes are shared with another item.
+    public var collisionRate: Double
+    public var maxCollisionGroup: Int
+    /// ‖x − x̂‖² / ‖x‖² over all items after each quantized level, when the codes came from embeddings.
+    public var reconstructionError: [Double]?
+
+    public var levels: Int { codebookSizes.count }
+
+    public init(codes: ModalityCodes, hasCollisionLevel: Bool, reconstructionError: [Double]? = nil) {
+        modality = codes.modality
+        source = codes.source
+        items = codes.itemCount
+        codebookSizes = codes.codebookSizes
+        self.hasCollisionLevel = hasCollisionLevel
+        quantizedLevels = hasCollisionLevel ? codes.levels - 1 : codes.levels
+        self.reconstructionError = reconstructionError
+        let present = codes.present.indices.filter { codes.present[$0] }
+        itemsWithCodes = present.count
+        used = []
+        utilization = []
+        perplexity = []
+        for level in 0..<codes.levels {
+            var counts = [Int](repeating: 0, count: codes.codebookSizes[level])
+            for item in present { counts[Int(codes.codes[item * codes.levels + level])] += 1 }
+            let distinct = counts.filter { $0 > 0 }.count
+            used.append(distinct)
+            utilization.append(Double(distinct) / Double(codes.codebookSizes[level]))
+            var entropy = 0.0
+            for count in counts where count > 0 {
+                let p = Double(count) / Double(present.count)
+                entropy -= p * Foundation.log(p)
+            }
+            perplexity.append(Foundation.exp(entropy))
+        }
+        let sorted = CollisionLevel.sortedByCodes(codes: codes.codes, levels: codes.levels, present: codes.present)
+        var colliding = 0, largest = present.isEmpty ? 0 : 1
+        var start = 0
+        while start < sorted.count {
+            var end = start + 1
+            while end < sorted.count
+                && CollisionLevel.samePrefix(codes.codes, codes.levels, sorted[start], sorted[end], length: quantizedLevels) { end += 1 }
+            if end - start > 1 { colliding += end - start }
+            largest = max(largest, end - start)
+            start = end
+        }
+        collisionRate = present.isEmpty ? 0 : Double(colliding) / Double(present.count)
+        maxCollisionGroup = largest
+    }
+
+    /// The JSON object of one modality (keys in a fixed order).
+    public func json() -> String {
+        func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
+        var fields = [
+            ("levels", "\(levels)"),
+            ("quantized_levels", "\(quantizedLevels)"),
+            ("collision_level", "\(hasCollisionLevel)"),
+            ("codebook_sizes", list(codebookSizes)),
+            ("items", "\(items)"),
+            ("items_with_codes", "\(itemsWithCodes)"),
+            ("used", list(used)),
+            ("utilization", list(utilization)),
+            ("perplexity", list(perplexity)),
+            ("collision_rate", "\(collisionRate)"),
+            ("max_collision_group", "\(maxCollisionGroup)"),
+        ]
+        fields.append(("reconstruction_error", reconstructionError.map(list) ?? "null"))
+        fields.append(("source", jsonString(source)))
+        return "{" + fields.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    /// `{"<modality>": {...}, ...}` in the given order.
+    public static func json(_ all: [CodeStatistics]) -> String {
+        "{\n" + all.map { "  \(jsonString($0.modality)): \($0.json())" }.joined(separator: ",\n") + "\n}"
+    }
+
+    /// A human-readable table: one row per level, then the collision figures.
+    public func table() -> String {
+        var lines = ["modality \(modality) (\(source)): \(itemsWithCodes)/\(items) items with codes, \(levels) levels"
+            + (hasCollisionLevel ? " (last = collision level)" : "")]
+        lines.append("  level  codebook   used  utilisation  perplexity  rel. reconstruction error")
+        for level in 0..<levels {
+            let error = reconstructionError.flatMap { level < $0.count ? String(format: "%.4f", $0[level]) : nil } ?? "-"
+            let name = hasCollisionLevel && level == levels - 1 ? "  coll." : String(format: "  %5d", level + 1)
+            lines.append(name + String(format: "  %8d  %5d  %10.1f%%  %10.1f  ", codebookSizes[level], used[level],
+                                       100 * utilization[level], perplexity[level]) + error)
+        }
+        lines.append(String(format: "  collision rate %.2f%% (items sharing their first %d codes), largest group %d",
+                            100 * collisionRate, quantizedLevels, maxCollisionGroup))
+        return lines.joined(separator: "\n")
+    }
+}
+
+func jsonString(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// NumPy `.npy` matrices (format versions 1–3): 2-D, C order, float16/float32/float64 of either byte order,
+/// as the shared datasets' `*.text-mpnet.npy` files. Rows are streamed straight into their destination, so a
+/// 3 GB file needs 3 GB of memory, not 6.
+public struct NpyHeader: Sendable, Equatable {
+    public enum ScalarType: String, Sendable { case float16, float32, float64 }
+    public var rows: Int
+    public var columns: Int
+    public var scalarType: ScalarType
+    public var bigEndian: Bool
+    public var dataOffset: Int
+
+    public var scalarSize: Int {
+        switch scalarType {
+        case .float16: return 2
+        case .float32: return 4
+        case .float64: return 8
+        }
+    }
+}
+
+public enum NpyFile {
+    public static func header(of path: String) throws -> NpyHeader {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CodesError.unreadable(path: path, reason: "cannot open") }
+        defer { try? handle.close() }
+        let prefix = (try? handle.read(upToCount: 12)) ?? Data()
+        let bytes = [UInt8](prefix)
+        guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
+            throw CodesError.malformed(path: path, field: "magic", reason: "not a NumPy .npy file")
+        }
+        let major = bytes[6]
+        let headerLength: Int, headerStart: Int
+        switch major {
+        case 1: headerLength = Int(bytes[8]) | Int(bytes[9]) << 8; headerStart = 10
+        case 2, 3:
+            guard bytes.count >= 12 else { throw CodesError.malformed(path: path, field: "header length", reason: "file too short") }
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            headerStart = 12
+        default: throw CodesError.malformed(path: path, field: "version", reason: "format version \(major) is not supported (1–3 are)")
+        }
+        guard headerLength < 1 << 20 else { throw CodesError.malformed(path: path, field: "header length", reason: "\(headerLength) bytes is implausible") }
+        try handle.seek(toOffset: UInt64(headerStart))
+        guard let headerData = try handle.read(upToCount: headerLength), headerData.count == headerLength,
+              let text = String(data: headerData, encoding: major == 3 ? .utf8 : .isoLatin1)
+        else { throw CodesError.malformed(path: path, field: "header", reason: "file ends inside the header") }
+        var header = try parseHeader(text, path: path)
+        header.dataOffset = headerStart + headerLength
+        let expected = UInt64(header.dataOffset) + UInt64(header.rows) * UInt64(header.columns) * UInt64(header.scalarSize)
+        let size = try handle.seekToEnd()
+        guard size == expected else {
+            throw CodesError.malformed(path: path, field: "shape", reason: "(\(header.rows), \(header.columns)) needs \(expected) bytes, the file has \(size)")
+        }
+        return header
+    }
+
+    /// Parses the header dict, e.g. `{'descr': '<f4', 'fortran_order': False, 'shape': (12101, 768), }`.
+    static func parseHeader(_ text: String, path: String) throws -> NpyHeader {
+        func value(of key: String) throws -> Substring {
+            guard let keyRange = text.range(of: "'\(key)'"), let colon = text[keyRange.upperBound...].firstIndex(of: ":") else {
+                throw CodesError.malformed(path: path, field: key, reason: "missing from the header")
+            }
+            let rest = text[text.index(after: colon)...].drop { $0 == " " }
+            if rest.first == "(" {
+                guard let close = rest.firstIndex(of: ")") else { throw CodesError.malformed(path: path, field: key, reason: "unclosed tuple") }
+                return rest[rest.startIndex...close]
+            }
+            if rest.first == "'" {
+                let body = rest.dropFirst()
+                guard let close = body.firstIndex(of: "'") else { throw CodesError.malformed(path: path, field: key, reason: "unclosed string") }
+                return body[body.startIndex..<close]
+            }
+            return rest.prefix { $0 != "," && $0 != "}" }
+        }
+        let descr = try value(of: "descr")
+        let order: Bool
+        switch try value(of: "fortran_order").trimmingCharacters(in: .whitespaces) {
+        case "False": order = false
+        case "True": order = true
+        case let other: throw CodesError.malformed(path: path, field: "fortran_order", reason: "expected True or False, got \(other)")
+        }
+        guard !order else { throw CodesError.malformed(path: path, field: "fortran_order", reason: "Fortran-order arrays are not supported; save with np.ascontiguousarray") }
+        let dims = try value(of: "shape").dropFirst().dropLast().split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard dims.count == 2, let rows = Int(dims[0]), let columns = Int(dims[1]), rows >= 0, columns > 0 else {
+            throw CodesError.malformed(path: path, field: "shape", reason: "expected a 2-D shape (rows, columns), got \(dims)")
+        }
+        let bigEndian: Bool
+        switch descr.first {
+        case "<", "|", "=": bigEndian = false
+        case ">": bigEndian = true
+        default: throw CodesError.malformed(path: path, field: "descr", reason: "unsupported dtype '\(descr)'")
+        }
+        let type: NpyHeader.ScalarType
+        switch descr.dropFirst() {
+        case "f2", "e": type = .float16
+        case "f4": type = .float32
+        case "f8": type = .float64
+        default: throw CodesError.malformed(path: path, field: "descr", reason: "dtype '\(descr)' is not a float16, float32 or float64")
+        }
+        return NpyHeader(rows: rows, columns: columns, scalarType: type, bigEndian: bigEndian, dataOffset: 0)
+    }
+
+    /// Streams the file's rows into `matrix`: file row r goes to matrix row `target(r)`, or is skipped when nil.
+    /// Non-finite values are refused with their row and column.
+    public static func read(_ path: String, header: NpyHeader, into matrix: FloatMatrix, target: (Int) -> Int?) throws {
+        guard matrix.columns == header.columns else {
+            throw CodesError.mismatch("\(path) has \(header.columns) columns, expected \(matrix.columns)")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CodesError.unreadable(path: path, reason: "cannot open") }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(header.dataOffset))
+        let rowBytes = header.columns * header.scalarSize
+        let blockRows = max(1, (8 << 20) / rowBytes)
+        var row = 0
+        while row < header.rows {
+            let count = min(blockRows, header.rows - row)
+            guard let block = try handle.read(upToCount: count * rowBytes), block.count == count * rowBytes else {
+                throw CodesError.malformed(path: path, field: "data", reason: "file ends at row \(row)")
+            }
+            try block.withUnsafeBytes { raw in
+                for r in 0..<count {
+                    guard let destination = target(row + r) else { continue }
+                    let out = matrix.row(destination)
+                    convert(raw.baseAddress! + r * rowBytes, header: header, into: out)
+                    for j in 0..<header.columns where !out[j].isFinite {
+                        throw CodesError.malformed(path: path, field: "row \(row + r)", reason: "value \(out[j]) in column \(j) is not finite")
+                    }
+                }
+            }
+            row += count
+        }
+    }
+
+    /// The whole file as a matrix.
+    public static func readMatrix(_ path: String) throws -> FloatMatrix {
+        let header = try header(of: path)
+        let matrix = FloatMatrix(rows: header.rows, columns: header.columns)
+        try read(path, header: header, into: matrix) { $0 }
+        return matrix
+    }
+
+    private static func convert(_ source: UnsafeRawPointer, header: NpyHeader, into out: UnsafeMutablePointer<Float>) {
+        let n = header.columns
+        switch (header.scalarType, header.bigEndian) {
+        case (.float32, false): UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: n * 4)
+        case (.float32, true):
+            for j in 0..<n { out[j] = Float(bitPattern: UInt32(bigEndian: source.loadUnaligned(fromByteOffset: j * 4, as: UInt32.self))) }
+        case (.float16, let big):
+            for j in 0..<n {
+                let bits = source.loadUnaligned(fromByteOffset: j * 2, as: UInt16.self)
+                out[j] = halfToFloat(big ? UInt16(bigEndian: bits) : UInt16(littleEndian: bits))
+            }
+        case (.float64, let big):
+            for j in 0..<n {
+                let bits = source.loadUnaligned(fromByteOffset: j * 8, as: UInt64.self)
+                out[j] = Float(Double(bitPattern: big ? UInt64(bigEndian: bits) : UInt64(littleEndian: bits)))
+            }
+        }
+    }
+
+    /// IEEE 754 binary16 → binary32, exactly (subnormals, infinities and NaN included).
+    static func halfToFloat(_ h: UInt16) -> Float {
+        let sign = UInt32(h >> 15) << 31
+        let exponent = Int(h >> 10) & 0x1F
+        let mantissa = UInt32(h & 0x3FF)
+        if exponent == 0 {
+            // ±0 or subnormal: mantissa · 2^−24
+            let magnitude = Float(mantissa) * 0x1p-24
+            return sign == 0 ? magnitude : -magnitude
+        }
+        if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
+        return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
+    }
+
+    /// Writes a little-endian float32 `.npy` (version 1.0), atomically.
+    public static func write(_ matrix: FloatMatrix, to url: URL) throws {
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(matrix.rows), \(matrix.columns)), }"
+        // Pad so the data starts on a 64-byte boundary, ending the header with a newline as NumPy does.
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        let length = UInt16(header.utf8.count)
+        data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
+        data.append(contentsOf: Array(header.utf8))
+        data.append(UnsafeBufferPointer(start: matrix.pointer, count: matrix.count))
+        try writeAtomically(data, to: url)
+    }
+}
