@@ -9,13 +9,17 @@ struct PrepareCommand: ParsableCommand {
         commandName: "prepare",
         abstract: "Read a dataset, filter it (k-core, images), split it leave-one-out and write a work directory.",
         discussion: """
-            Formats:
-              lcrec       --input DIR [--name NAME]: <NAME>.inter.json, optional <NAME>.item.json, <NAME>.index*.json, <NAME>.item2id
-              amazon2023  --reviews FILE [--meta FILE]: Amazon Reviews 2023 JSON Lines (plain or .gz); items are parent_asin
-              recbole     --input DIR [--name NAME]: <NAME>.inter atomic file; items from <NAME>.item.json, --items or <NAME>.item
-              csv         --input FILE: user,item[,timestamp] CSV/TSV with or without a header
-            The work directory holds dataset.bin (sequences; last item = test, second last = validation),
-            catalog.sqlite (items by external id) and prepare.json (summary). Progress goes to stderr.
+            Formats and their inputs:
+              lcrec       --input DIR [--name NAME]   <NAME>.inter.json; optional
+                          <NAME>.item.json, <NAME>.index*.json, <NAME>.item2id
+              amazon2023  --reviews FILE [--meta FILE]   Amazon Reviews 2023
+                          JSON Lines, plain or .gz; items are named by parent_asin
+              recbole     --input DIR [--name NAME]   <NAME>.inter; items from
+                          --items, <NAME>.item.json or <NAME>.item
+              csv         --input FILE   user,item[,timestamp], CSV or TSV
+            Output: WORK/dataset.bin (sequences; last item test, second last
+            validation), WORK/catalog.sqlite (items by external id) and
+            WORK/prepare.json (summary). Progress goes to stderr.
             """)
 
     @Option(help: "Input layout: lcrec, amazon2023, recbole or csv.")
