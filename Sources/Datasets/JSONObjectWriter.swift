@@ -17,6 +17,10 @@ struct JSONObjectWriter {
 }
 
 func jsonQuote(_ text: String) -> String {
+    // Most titles need no escaping; skipping the per-scalar loop matters when a million items are written.
+    if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        return "\"" + text + "\""
+    }
     var out = "\""
     out.reserveCapacity(text.utf8.count + 2)
     for scalar in text.unicodeScalars {

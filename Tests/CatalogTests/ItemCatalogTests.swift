@@ -18,7 +18,7 @@ final class ItemCatalogTests: XCTestCase {
 
     private let sample = [
         CatalogItem(index: 0, externalID: "B004756YJA", title: "OPI Nail Lacquer", brand: "OPI", categories: "Beauty,Nails",
-                    image: "https://example.com/a.jpg", attributes: ["asin": "B004756YJA"]),
+                    image: "https://example.com/a.jpg", attributes: ["asin": "B004756YJA", "note": "say \"hi\"\n\t\\ \u{1}é"]),
         CatalogItem(index: 1, externalID: "7806397051", title: "Palette « 15 couleurs »", description: "multi\nline"),
         CatalogItem(index: 2, externalID: "42", image: "posters/42.jpg"),
     ]

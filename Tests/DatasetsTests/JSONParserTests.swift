@@ -41,6 +41,12 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(try parse("\"Nail Polish – Teal\"").string, "Nail Polish – Teal")
     }
 
+    func testQuotingRoundTrips() throws {
+        for text in ["plain", "", "quote \" backslash \\ slash /", "tab\tnewline\n\u{1}\u{1F}", "é – 😀"] {
+            XCTAssertEqual(try parse(jsonQuote(text)).string, text)
+        }
+    }
+
     func testSyntaxErrorsCarryTheirOffset() throws {
         let text = "{\n\"a\": [1, 2,\n ]\n}"
         let error = try XCTUnwrap(syntaxError(text))
