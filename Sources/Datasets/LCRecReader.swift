@@ -22,6 +22,12 @@ enum LCRecReader {
                 var position = 0.0
                 do {
                     try cursor.readArray { cursor in
+                        // Some exports name items by string keys (e.g. ASINs); those are the external ids as written.
+                        if cursor.peek() == UInt8(ascii: "\"") {
+                            dataset.addInteraction(user: user, item: dataset.itemID(try cursor.parseString()), time: position)
+                            position += 1
+                            return
+                        }
                         let item = try cursor.parseInt()
                         let id: Int32
                         if let cached = rawItemIDs[item] {

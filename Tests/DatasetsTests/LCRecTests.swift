@@ -129,8 +129,19 @@ final class LCRecTests: DatasetTestCase {
 
     func testNonIntegerItem() {
         assertDatasetError(["Bad.inter.json", "key \"7\"", "expected an integer"]) {
-            try prepareWritten(["Bad.inter.json": #"{"7": [1, "abc", 3]}"#])
+            try prepareWritten(["Bad.inter.json": #"{"7": [1, 2.5, 3]}"#])
         }
+    }
+
+    func testStringItemKeysAreExternalIDsAsWritten() throws {
+        try prepareWritten([
+            "Bad.inter.json": #"{"u1": ["B00X", "7", 7], "u2": ["7", "B00X", "B00Y"]}"#,
+            "Bad.item.json": #"{"B00X": {"title": "x"}, "7": {"title": "seven"}, "B00Y": {"title": "y"}}"#,
+        ])
+        let work = URL(fileURLWithPath: scratch.path("work"))
+        let catalog = try ItemCatalog.open(at: WorkDirectory.catalogURL(work))
+        XCTAssertEqual(try catalog.externalIDs(), ["7", "B00X", "B00Y"])
+        XCTAssertEqual(Array(try WorkDirectory.load(work).sequences.sequence(ofUser: 0)), [1, 0, 0])
     }
 
     func testItemMissingFromItemFile() {
