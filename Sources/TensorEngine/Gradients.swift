@@ -139,14 +139,17 @@ enum Gradients {
             }
         case .crossEntropy(let probabilities, let targets, let allowed, let counted):
             guard let dz = d[0], counted > 0 else { return }
-            let classes = x[0].shape[1], scale = g[0] / Float(counted)
-            for (r, t) in targets.enumerated() where t >= 0 {
-                if let allowed {
-                    for k in allowed.row(r) { dz[r * classes + Int(k)] += scale * probabilities[r * classes + Int(k)] }
-                } else {
-                    for k in 0..<classes { dz[r * classes + k] += scale * probabilities[r * classes + k] }
+            let classes = x[0].shape[1], scale = g[0] / Float(counted), p = probabilities.pointer
+            Parallelism.forEachChunk(targets.count, grain: max(1, 16_384 / max(classes, 1))) { rows in
+                for r in rows where targets[r] >= 0 {
+                    let (row, probs) = (dz + r * classes, p + r * classes)
+                    if let allowed {
+                        for k in allowed.row(r) { row[Int(k)] += scale * probs[Int(k)] }
+                    } else {
+                        for k in 0..<classes { row[k] += scale * probs[k] }
+                    }
+                    row[Int(targets[r])] -= scale
                 }
-                dz[r * classes + Int(t)] -= scale
             }
         case .bceWithLogits(let targets):
             guard let dz = d[0] else { return }

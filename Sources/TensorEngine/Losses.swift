@@ -33,30 +33,38 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], allowed: AllowedCla
                  "crossEntropy: logits \(logits.shape) vs \(targets.count) targets")
     if let allowed { precondition(allowed.rowCount == targets.count, "allowed sets for \(allowed.rowCount) rows, \(targets.count) targets") }
     let (n, c) = (logits.shape[0], logits.shape[1])
-    var probabilities = [Float](repeating: 0, count: n * c)
-    var total: Double = 0
-    var counted = 0
-    let z = logits.data
-    for r in 0..<n where targets[r] >= 0 {
-        let t = Int(targets[r])
-        precondition(t < c, "target \(t) out of range for \(c) classes (row \(r))")
-        let row = z + r * c
-        if let allowed {
-            let set = allowed.row(r)
-            precondition(set.contains(targets[r]), "row \(r): target \(t) is not among its allowed classes")
-            var maximum = -Float.infinity
-            for k in set where row[Int(k)] > maximum { maximum = row[Int(k)] }
-            var sum: Float = 0
-            for k in set { sum += exp(row[Int(k)] - maximum) }
-            for k in set { probabilities[r * c + Int(k)] = exp(row[Int(k)] - maximum) / sum }
-            total += Double(maximum + log(sum) - row[t])
-        } else {
-            probabilities.withUnsafeMutableBufferPointer { softmaxRow(row, $0.baseAddress! + r * c, c) }
-            total += Double(logSumExp(row, c) - row[t])
+    let probabilities = Storage(count: n * c)   // rows without a target stay unused (never read)
+    var rowLosses = [Double](repeating: 0, count: n)
+    let z = logits.data, p = probabilities.pointer
+    rowLosses.withUnsafeMutableBufferPointer { losses in
+        Parallelism.forEachChunk(n, grain: max(1, 16_384 / max(c, 1))) { rows in
+            for r in rows where targets[r] >= 0 {
+                let t = Int(targets[r])
+                precondition(t < c, "target \(t) out of range for \(c) classes (row \(r))")
+                let row = z + r * c, probs = p + r * c
+                if let allowed {
+                    let set = allowed.row(r)
+                    precondition(set.contains(targets[r]), "row \(r): target \(t) is not among its allowed classes")
+                    var maximum = -Float.infinity
+                    for k in set where row[Int(k)] > maximum { maximum = row[Int(k)] }
+                    var sum: Float = 0
+                    for k in set { let e = fastExp(row[Int(k)] - maximum); probs[Int(k)] = e; sum += e }
+                    for k in set { probs[Int(k)] /= sum }
+                    losses[r] = Double(maximum + Foundation.log(sum) - row[t])
+                } else {
+                    var maximum = -Float.infinity
+                    for k in 0..<c where row[k] > maximum { maximum = row[k] }
+                    var sum: Float = 0
+                    for k in 0..<c { let e = fastExp(row[k] - maximum); probs[k] = e; sum += e }
+                    let inverse = 1 / sum
+                    for k in 0..<c { probs[k] *= inverse }
+                    losses[r] = Double(maximum + Foundation.log(sum) - row[t])
+                }
+            }
         }
-        counted += 1
     }
-    let loss = counted > 0 ? Float(total / Double(counted)) : 0
+    let counted = targets.filter { $0 >= 0 }.count
+    let loss = counted > 0 ? Float(rowLosses.reduce(0, +) / Double(counted)) : 0
     return .result([], Storage([loss]), .crossEntropy(probabilities: probabilities, targets: targets, allowed: allowed, counted: counted), [logits])
 }
 

@@ -12,7 +12,7 @@ public enum Parallelism {
 
     /// Runs `body` over `0..<count` in contiguous chunks, in parallel when the work is large enough.
     @inline(__always)
-    static func forEachChunk(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+    public static func forEachChunk(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
         let chunks = min(workers, max(1, count / grain))
         if chunks <= 1 { body(0..<count); return }
         let size = (count + chunks - 1) / chunks

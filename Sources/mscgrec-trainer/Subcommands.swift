@@ -6,4 +6,5 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     SynthCommand.self,
     PrepareCommand.self,
     StatsCommand.self,
+    SASRecCommand.self,
 ]

@@ -92,4 +92,16 @@ final class EngineBasicsTests: XCTestCase {
         (w * 3).sum().backward()
         XCTAssertEqual(w.grad!.scalars, [6, 6])
     }
+
+    func testBufferPoolSizeClassesWasteAtMostAnEighthAndRecycle() {
+        for count in [1, 1000, 65_536, 65_537, 100_000, 1_000_003, 62_000_000] {
+            let size = BufferPool.sizeClass(count)
+            XCTAssertGreaterThanOrEqual(size, count)
+            XCTAssertLessThanOrEqual(Double(size), Double(count) * 1.125 + 1, "class of \(count)")
+        }
+        var first: UnsafeMutablePointer<Float>?
+        do { let a = Storage(count: 200_000); first = a.pointer }
+        let b = Storage(count: 199_000)   // same size class: the released buffer comes back
+        XCTAssertEqual(b.pointer, first)
+    }
 }

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Models
+import SafeTensors
+import MSCCore
+import TensorEngine
+import Training
+
+/// `sasrec`: trains the collaborative modality's source model and the sequential baseline MSCGRec must beat.
+struct SASRecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sasrec",
+        abstract: "Train SASRec on a prepared work directory; write test metrics, the model and its item embeddings.",
+        discussion: """
+        Writes into --out: metrics.json (test split), validation_metrics.json, item_embedding.safetensors (tensor \
+        `item_embedding`, one row per item index: the collaborative modality), sasrec.safetensors (all weights, config in \
+        its metadata) and training_log.jsonl (one line per epoch).
+        """)
+
+    @Option(help: "Work directory written by `prepare`.") var data: String
+    @Option(help: "Output directory (created if missing).") var out: String
+    @Option(help: "ce (full softmax, default) or bce (one sampled negative per position).") var loss: SASRecConfig.Loss = .ce
+    @Option(help: "Embedding width.") var dim = 64
+    @Option(help: "Transformer blocks.") var layers = 2
+    @Option(help: "Attention heads.") var heads = 2
+    @Option(help: "Maximum history length (default: the work directory's).") var maxLength: Int?
+    @Option(help: "Dropout rate.") var dropout: Float = 0.2
+    @Option(help: "Maximum epochs.") var epochs = 200
+    @Option(help: "Epochs without a better validation NDCG@10 before stopping.") var patience = 10
+    @Option(help: "Sequences per batch.") var batchSize = 256
+    @Option(help: "AdamW learning rate.") var lr: Float = 1e-3
+    @Option(help: "AdamW weight decay.") var weightDecay: Float = 0
+    @Option(help: "Random seed (initialisation, shuffling, dropout, negatives).") var seed: UInt64 = 42
+    @Flag(help: "Remove each user's history items from the ranking.") var excludeHistory = false
+    @Option(help: "Threads (BLAS and engine loops).") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        Parallelism.setBLASThreads(threads)
+        Parallelism.workers = threads
+        let dataset = try WorkDirectory.load(URL(fileURLWithPath: data))
+        let config = SASRecConfig(items: dataset.itemCount, dim: dim, layers: layers, heads: heads,
+                                  maxLength: maxLength ?? dataset.maxHistory, dropout: dropout, loss: loss)
+        var options = SASRecTrainingOptions()
+        options.epochs = epochs; options.patience = patience; options.batchSize = batchSize
+        options.learningRate = lr; options.weightDecay = weightDecay; options.seed = seed; options.excludeHistory = excludeHistory
+        let trainer = try SASRecTrainer(dataset: dataset, config: config, options: options)
+        let outURL = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"))
+        stderr("SASRec: \(dataset.userCount) users, \(dataset.itemCount) items, loss \(loss.rawValue), d \(dim), \(layers) blocks, \(heads) heads, L \(config.maxLength)")
+        let started = Date()
+        let result = trainer.train { report in
+            let elapsed = Date().timeIntervalSince(started)
+            let remaining = elapsed / Double(report.epoch) * Double(epochs - report.epoch)
+            stderr(String(format: "epoch %3d  loss %.4f  val R@10 %.4f N@10 %.4f%@  %.0f seq/s  %.1fs  ETA ≤ %@",
+                          report.epoch, report.loss, report.validation.recall(at: 10), report.validation.ndcg(at: 10),
+                          report.improved ? " *" : "  ", report.sequencesPerSecond, report.seconds, formatDuration(remaining)))
+            log.append(report)
+        }
+        try result.test.report(split: "test").write(to: outURL.appendingPathComponent("metrics.json"))
+        try result.validation.report(split: "validation").write(to: outURL.appendingPathComponent("validation_metrics.json"))
+        var embeddings = SafeTensors()
+        embeddings.metadata = ["source": "sasrec", "items": "\(dataset.itemCount)", "dim": "\(dim)"]
+        embeddings.add("item_embedding", result.model.itemEmbeddings)
+        try embeddings.write(to: outURL.appendingPathComponent("item_embedding.safetensors"))
+        var weights = result.model.weights()
+        weights.metadata = ["config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self), "best_epoch": "\(result.bestEpoch)"]
+        try weights.write(to: outURL.appendingPathComponent("sasrec.safetensors"))
+        print(result.test.report(split: "test").jsonString())
+        stderr("best epoch \(result.bestEpoch); test R@10 \(String(format: "%.4f", result.test.recall(at: 10))) N@10 \(String(format: "%.4f", result.test.ndcg(at: 10))); wrote \(outURL.path)")
+    }
+}
+
+extension SASRecConfig.Loss: ExpressibleByArgument {}
+
+/// Appends one JSON object per epoch, flushed as it goes, so a long run can be watched and plotted.
+final class TrainingLog {
+    private let handle: FileHandle
+    init(url: URL) throws {
+        FileManager.default.createFile(atPath: url.path, contents: nil)
+        handle = try FileHandle(forWritingTo: url)
+    }
+    func append(_ r: SASRecEpochReport) {
+        let line = String(format: "{\"epoch\": %d, \"loss\": %.6f, \"val_recall@10\": %.6f, \"val_ndcg@10\": %.6f, \"seconds\": %.2f}\n",
+                          r.epoch, r.loss, r.validation.recall(at: 10), r.validation.ndcg(at: 10), r.seconds)
+        handle.write(Data(line.utf8))
+    }
+}
+
+func stderr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+func formatDuration(_ seconds: Double) -> String {
+    seconds >= 3600 ? String(format: "%.1fh", seconds / 3600) : seconds >= 60 ? String(format: "%.0fm", seconds / 60) : String(format: "%.0fs", seconds)
+}
