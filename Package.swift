@@ -52,7 +52,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Codes",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

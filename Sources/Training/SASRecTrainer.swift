@@ -63,28 +63,13 @@ public final class SASRecTrainer {
         for epoch in 1...options.epochs {
             let start = Date()
             let order = rng.permutation(users.count).map { users[$0] }
-            var lossSum = 0.0, batches = 0
-            for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
-                let batch = SequenceBatches.training(dataset, users: order[batchStart..<min(order.count, batchStart + options.batchSize)],
-                                                     length: config.maxLength)
-                optimizer.zeroGrad()
-                let h = model.hidden(ids: batch.ids, batch: batch.size, dropout: dropout)
-                let loss: Tensor
-                switch config.loss {
-                case .ce: loss = model.crossEntropyLoss(hidden: h, targets: batch.targets)
-                case .bce: loss = model.binaryCrossEntropyLoss(hidden: h, targets: batch.targets, negatives: sampleNegatives(batch.targets, &rng))
-                }
-                loss.backward()
-                optimizer.step()
-                lossSum += Double(loss.item)
-                batches += 1
-            }
+            let meanLoss = trainEpoch(model, optimizer, order: order, dropout: dropout, rng: &rng)
             let trainSeconds = Date().timeIntervalSince(start)
             let validation = evaluate(model, split: .validation)
             let ndcg = validation.ndcg(at: 10)
             let improved = best.map { ndcg > $0.ndcg } ?? true
             if improved { best = (epoch, ndcg, model.parameters.map(\.scalars), validation) }
-            let report = SASRecEpochReport(epoch: epoch, loss: lossSum / Double(max(batches, 1)), validation: validation,
+            let report = SASRecEpochReport(epoch: epoch, loss: meanLoss, validation: validation,
                                            sequencesPerSecond: Double(order.count) / trainSeconds,
                                            seconds: Date().timeIntervalSince(start), improved: improved)
             reports.append(report)
@@ -96,6 +81,41 @@ public final class SASRecTrainer {
         }
         return SASRecTrainingResult(model: model, bestEpoch: best?.epoch ?? 0, validation: best?.validation ?? RankingMetrics(),
                                     test: evaluate(model, split: .test), epochs: reports)
+    }
+
+    /// One pass over `order` (user indices) in mini-batches; returns the mean batch loss.
+    func trainEpoch(_ model: SASRec, _ optimizer: AdamW, order: [Int], dropout: DropoutContext, rng: inout SeededGenerator) -> Double {
+        var lossSum = 0.0, batches = 0
+        for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
+            let batch = SequenceBatches.training(dataset, users: order[batchStart..<min(order.count, batchStart + options.batchSize)],
+                                                 length: config.maxLength)
+            optimizer.zeroGrad()
+            let h = model.hidden(ids: batch.ids, batch: batch.size, dropout: dropout)
+            let loss: Tensor
+            switch config.loss {
+            case .ce: loss = model.crossEntropyLoss(hidden: h, targets: batch.targets)
+            case .bce: loss = model.binaryCrossEntropyLoss(hidden: h, targets: batch.targets, negatives: sampleNegatives(batch.targets, &rng))
+            }
+            loss.backward()
+            optimizer.step()
+            lossSum += Double(loss.item)
+            batches += 1
+        }
+        return lossSum / Double(max(batches, 1))
+    }
+
+    /// Seconds per training epoch (no evaluation) of a fresh model: the speed benchmark's measurement.
+    public func timeEpochs(_ count: Int) -> [(seconds: Double, loss: Double)] {
+        let model = SASRec(config, seed: options.seed)
+        let optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
+        var rng = SeededGenerator(seed: options.seed &+ 1)
+        let dropout = DropoutContext(rate: config.dropout, seed: options.seed &+ 2)
+        let users = SequenceBatches.trainableUsers(dataset)
+        return (0..<count).map { _ in
+            let start = Date()
+            let loss = trainEpoch(model, optimizer, order: rng.permutation(users.count).map { users[$0] }, dropout: dropout, rng: &rng)
+            return (Date().timeIntervalSince(start), loss)
+        }
     }
 
     public enum Split: String { case validation, test }
