@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: run test deps build bench-engine fixtures clean
+.PHONY: run test deps build bench-engine bench-http bench-sasrec fixtures clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -24,6 +24,20 @@ bench-engine:
 	@scripts/install-deps.sh bench
 	$(SWIFT) build -c release --product mscgrec-bench
 	.build/release/mscgrec-bench engine
+
+# HTTP benchmark: our server vs Hummingbird 2 on the same JSON endpoint, h2load over HTTP/2 (h2c) and HTTP/1.1, same
+# run. A separate package (Benchmarks/HTTPBench) so the product never depends on Hummingbird/SwiftNIO.
+bench-http:
+	@scripts/install-deps.sh test
+	cd Benchmarks/HTTPBench && $(SWIFT) build -c release --product http-bench
+	Benchmarks/HTTPBench/.build/release/http-bench
+
+# SASRec seconds per training epoch on Amazon 2014 Beauty, ours vs the PyTorch reference (same data, config, threads).
+bench-sasrec:
+	@scripts/install-deps.sh bench
+	$(SWIFT) build -c release --product mscgrec-bench
+	.build/release/mscgrec-bench sasrec --loss ce
+	.build/release/mscgrec-bench sasrec --loss bce
 
 # Regenerates the PyTorch reference fixtures under Tests/*/Fixtures (needs torch==2.13.0).
 fixtures:

@@ -79,8 +79,7 @@ extension Gradients {
             sgemm(false, true, m: tq, n: tk, k: headDim, dOut, lda: width, pv + offsetK, ldb: width, beta: 0, dScores, ldc: tk)
             for i in 0..<tq {
                 let pr = probs + i * tk, dr = dScores + i * tk
-                var dot: Float = 0
-                for j in 0..<tk { dot += dr[j] * pr[j] }
+                let dot = rowDot(dr, pr, tk)
                 for j in 0..<tk { dr[j] = pr[j] * (dr[j] - dot) }
             }
             if let dq { sgemm(false, false, m: tq, n: headDim, k: tk, alpha: p.scale, dScores, lda: tk, pk + offsetK, ldb: width, beta: 1, dq + offsetQ, ldc: width) }

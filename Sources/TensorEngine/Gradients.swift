@@ -85,17 +85,17 @@ enum Gradients {
         case .softmax:
             guard let da = d[0] else { return }
             let o = y.data, dim = y.lastDim
-            for r in 0..<y.rows {
-                var dot: Float = 0
-                for j in 0..<dim { dot += g[r * dim + j] * o[r * dim + j] }
-                for j in 0..<dim { da[r * dim + j] += o[r * dim + j] * (g[r * dim + j] - dot) }
+            Parallelism.forEachChunk(y.rows, grain: max(1, 8192 / max(dim, 1))) { rows in
+                for r in rows {
+                    let dot = rowDot(g + r * dim, o + r * dim, dim)
+                    for j in 0..<dim { da[r * dim + j] += o[r * dim + j] * (g[r * dim + j] - dot) }
+                }
             }
         case .logSoftmax:
             guard let da = d[0] else { return }
             let o = y.data, dim = y.lastDim
             for r in 0..<y.rows {
-                var total: Float = 0
-                for j in 0..<dim { total += g[r * dim + j] }
+                let total = rowSum(g + r * dim, dim)
                 for j in 0..<dim { da[r * dim + j] += g[r * dim + j] - Foundation.exp(o[r * dim + j]) * total }
             }
         case .layerNorm(let means, let rstds):

@@ -52,12 +52,9 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], allowed: AllowedCla
                     for k in set { probs[Int(k)] /= sum }
                     losses[r] = Double(maximum + Foundation.log(sum) - row[t])
                 } else {
-                    var maximum = -Float.infinity
-                    for k in 0..<c where row[k] > maximum { maximum = row[k] }
-                    var sum: Float = 0
-                    for k in 0..<c { let e = fastExp(row[k] - maximum); probs[k] = e; sum += e }
-                    let inverse = 1 / sum
-                    for k in 0..<c { probs[k] *= inverse }
+                    let maximum = rowMax(row, c)
+                    let sum = rowExpShifted(row, probs, c, shift: maximum)
+                    rowScale(probs, c, 1 / sum)
                     losses[r] = Double(maximum + Foundation.log(sum) - row[t])
                 }
             }

@@ -72,8 +72,7 @@ extension Tensor {
             Parallelism.forEachChunk(rows, grain: Swift.max(1, 8192 / Swift.max(d, 1))) { range in
                 for r in range {
                     let row = px + r * d
-                    var ss: Float = 0
-                    for j in 0..<d { ss += row[j] * row[j] }
+                    let ss = rowDot(row, row, d)
                     let rstd = 1 / (ss / Float(d) + eps).squareRoot()
                     for j in 0..<d { po[r * d + j] = row[j] * rstd * w[j] }
                     rs[r] = rstd
@@ -86,21 +85,15 @@ extension Tensor {
 
 @inline(__always)
 func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ d: Int) {
-    var maximum = -Float.infinity
-    for j in 0..<d where x[j] > maximum { maximum = x[j] }
+    let maximum = rowMax(x, d)
     if maximum == -.infinity { for j in 0..<d { y[j] = 0 }; return }
-    var total: Float = 0
-    for j in 0..<d { let e = fastExp(x[j] - maximum); y[j] = e; total += e }
-    let inv = 1 / total
-    for j in 0..<d { y[j] *= inv }
+    let total = rowExpShifted(x, y, d, shift: maximum)
+    rowScale(y, d, 1 / total)
 }
 
 @inline(__always)
 func logSumExp(_ x: UnsafePointer<Float>, _ d: Int) -> Float {
-    var maximum = -Float.infinity
-    for j in 0..<d where x[j] > maximum { maximum = x[j] }
+    let maximum = rowMax(x, d)
     if maximum == -.infinity { return maximum }
-    var total: Float = 0
-    for j in 0..<d { total += fastExp(x[j] - maximum) }
-    return maximum + log(total)
+    return maximum + log(rowSumExpShifted(x, d, shift: maximum))
 }

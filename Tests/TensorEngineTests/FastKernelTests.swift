@@ -36,4 +36,28 @@ final class FastKernelTests: XCTestCase {
         assertClose(a1.grad, a2.grad!, "gated gelu da", atol: 1e-6, rtol: 1e-5)
         assertClose(b1.grad, b2.grad!, "gated gelu db", atol: 1e-6, rtol: 1e-5)
     }
+
+    func testEightWideExpEqualsScalarFastExp() {
+        for start in stride(from: Float(-90), to: 90, by: 0.37) {
+            let xs = SIMD8<Float>((0..<8).map { start + Float($0) * 0.041 })
+            let wide = fastExp8(xs)
+            for lane in 0..<8 { XCTAssertEqual(wide[lane].bitPattern, fastExp(xs[lane]).bitPattern, "x = \(xs[lane])") }
+        }
+    }
+
+    func testRowReductionsMatchNaiveLoops() {
+        var rng = SeededGenerator(seed: 9)
+        for n in [0, 1, 7, 8, 9, 31, 100] {
+            let x = (0..<n).map { _ in rng.normal() }, y = (0..<n).map { _ in rng.normal() }
+            x.withUnsafeBufferPointer { px in
+                y.withUnsafeBufferPointer { py in
+                    let (a, b) = (px.baseAddress ?? UnsafePointer(bitPattern: 64)!, py.baseAddress ?? UnsafePointer(bitPattern: 64)!)
+                    XCTAssertEqual(rowMax(a, n), x.max() ?? -.infinity)
+                    XCTAssertEqual(rowSum(a, n), x.reduce(0, +), accuracy: 1e-5)
+                    XCTAssertEqual(rowDot(a, b, n), zip(x, y).map(*).reduce(0, +), accuracy: 1e-5)
+                    XCTAssertEqual(rowSumExpShifted(a, n, shift: 0.5), x.map { Foundation.exp($0 - 0.5) }.reduce(0, +), accuracy: 1e-4)
+                }
+            }
+        }
+    }
 }
