@@ -6,5 +6,7 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     SynthCommand.self,
     PrepareCommand.self,
     StatsCommand.self,
+    QuantizeCommand.self,
+    CodesStatsCommand.self,
     SASRecCommand.self,
 ]
