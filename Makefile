@@ -43,6 +43,9 @@ bench-sasrec:
 fixtures:
 	@scripts/install-deps.sh bench
 	python3 scripts/make_fixtures.py
+	python3 scripts/make_sasrec_fixtures.py
+	python3 scripts/make_safetensors_fixtures.py
+	python3 scripts/make_codes_fixtures.py
 
 clean:
 	rm -rf .build
