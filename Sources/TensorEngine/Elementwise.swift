@@ -68,7 +68,7 @@ func binaryKernel(_ kind: BinaryKind, _ a: Tensor, _ b: Tensor) -> (shape: [Int]
 func accumulateReduced(_ source: UnsafePointer<Float>, from: [Int], into target: UnsafeMutablePointer<Float>, to: [Int],
                        factor: (pointer: UnsafePointer<Float>, shape: [Int])? = nil, scale: Float = 1) {
     if from == to && factor == nil {
-        for i in 0..<Shape.count(from) { target[i] += scale * source[i] }
+        Parallelism.forEachChunk(Shape.count(from)) { r in for i in r { target[i] += scale * source[i] } }
         return
     }
     let st = Shape.broadcastStrides(to, to: from)

@@ -193,25 +193,38 @@ enum Gradients {
     }
 
     /// Layer norm (with means) and RMS norm (means nil): x̂ = (x − μ)·rstd, y = x̂·w (+ b).
+    /// Rows run in parallel chunks; each chunk sums its own dw/db, added together at the end.
     private static func normBackward(x: Tensor, weight: Tensor, means: [Float]?, rstds: [Float], g: UnsafePointer<Float>,
                                      dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
-        let dim = x.lastDim, px = x.data, w = weight.data
-        var xhat = [Float](repeating: 0, count: dim), dxhat = [Float](repeating: 0, count: dim)
-        for r in 0..<x.rows {
-            let mean = means?[r] ?? 0, rstd = rstds[r]
-            var sumDxhat: Float = 0, sumDxhatXhat: Float = 0
-            for j in 0..<dim {
-                let gj = g[r * dim + j]
-                xhat[j] = (px[r * dim + j] - mean) * rstd
-                dxhat[j] = gj * w[j]
-                sumDxhat += dxhat[j]
-                sumDxhatXhat += dxhat[j] * xhat[j]
-                dw?[j] += gj * xhat[j]
-                db?[j] += gj
+        let dim = x.lastDim, rows = x.rows, px = x.data, w = weight.data
+        let chunks = max(1, min(Parallelism.workers, rows / 64))
+        let partials = Storage(zeros: chunks * 2 * dim)     // per chunk: dw then db
+        let chunkSize = (rows + chunks - 1) / chunks
+        Parallelism.forEachChunk(chunks, grain: 1) { chunkRange in
+            for chunk in chunkRange {
+                let pdw = partials.pointer + chunk * 2 * dim, pdb = pdw + dim
+                var xhat = [Float](repeating: 0, count: dim), dxhat = [Float](repeating: 0, count: dim)
+                for r in (chunk * chunkSize)..<min(rows, (chunk + 1) * chunkSize) {
+                    let mean = means?[r] ?? 0, rstd = rstds[r]
+                    var sumDxhat: Float = 0, sumDxhatXhat: Float = 0
+                    for j in 0..<dim {
+                        let gj = g[r * dim + j]
+                        xhat[j] = (px[r * dim + j] - mean) * rstd
+                        dxhat[j] = gj * w[j]
+                        sumDxhat += dxhat[j]
+                        sumDxhatXhat += dxhat[j] * xhat[j]
+                        pdw[j] += gj * xhat[j]
+                        pdb[j] += gj
+                    }
+                    guard let dx else { continue }
+                    let meanDxhat = means == nil ? 0 : sumDxhat / Float(dim), meanDxhatXhat = sumDxhatXhat / Float(dim)
+                    for j in 0..<dim { dx[r * dim + j] += rstd * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat) }
+                }
             }
-            guard let dx else { continue }
-            let meanDxhat = means == nil ? 0 : sumDxhat / Float(dim), meanDxhatXhat = sumDxhatXhat / Float(dim)
-            for j in 0..<dim { dx[r * dim + j] += rstd * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat) }
+        }
+        for chunk in 0..<chunks {
+            let pdw = partials.pointer + chunk * 2 * dim, pdb = pdw + dim
+            for j in 0..<dim { dw?[j] += pdw[j]; db?[j] += pdb[j] }
         }
     }
 }

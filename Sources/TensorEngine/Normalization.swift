@@ -47,16 +47,20 @@ extension Tensor {
         let out = Storage(count: count)
         var means = [Float](repeating: 0, count: rows), rstds = [Float](repeating: 0, count: rows)
         let px = data, po = out.pointer, w = weight.data, b = bias.data
-        for r in 0..<rows {
-            let row = px + r * d
-            var mean: Float = 0
-            for j in 0..<d { mean += row[j] }
-            mean /= Float(d)
-            var variance: Float = 0
-            for j in 0..<d { let c = row[j] - mean; variance += c * c }
-            let rstd = 1 / (variance / Float(d) + eps).squareRoot()
-            for j in 0..<d { po[r * d + j] = (row[j] - mean) * rstd * w[j] + b[j] }
-            means[r] = mean; rstds[r] = rstd
+        means.withUnsafeMutableBufferPointer { ms in
+            rstds.withUnsafeMutableBufferPointer { rs in
+                Parallelism.forEachChunk(rows, grain: Swift.max(1, 8192 / Swift.max(d, 1))) { range in
+                    for r in range {
+                        let row = px + r * d
+                        let mean = rowSum(row, d) / Float(d)
+                        var variance: Float = 0
+                        for j in 0..<d { let c = row[j] - mean; variance += c * c }
+                        let rstd = 1 / (variance / Float(d) + eps).squareRoot()
+                        for j in 0..<d { po[r * d + j] = (row[j] - mean) * rstd * w[j] + b[j] }
+                        ms[r] = mean; rs[r] = rstd
+                    }
+                }
+            }
         }
         return .result(shape, out, .layerNorm(mean: means, rstd: rstds), [self, weight, bias])
     }

@@ -60,4 +60,24 @@ final class FastKernelTests: XCTestCase {
             }
         }
     }
+
+    /// Many rows, so the chunked parallel backward (per-chunk dw/db partials) is exercised, against composites.
+    func testFusedNormsMatchCompositesOnManyRows() {
+        var rng = SeededGenerator(seed: 12)
+        let x1 = Tensor.normal([512, 32], using: &rng).requiringGrad(), x2 = x1.copy().requiringGrad()
+        let w1 = Tensor.normal([32], using: &rng).requiringGrad(), w2 = w1.copy().requiringGrad()
+        let b1 = Tensor.normal([32], using: &rng).requiringGrad(), b2 = b1.copy().requiringGrad()
+        let seed = Tensor.normal([512, 32], using: &rng)
+        x1.rmsNorm(weight: w1, eps: 1e-6).backward(seed: seed)
+        (x2 * (x2.square().mean(axis: -1, keepDim: true) + 1e-6).rsqrt() * w2).backward(seed: seed)
+        assertClose(x1.grad, x2.grad!, "rms dx", atol: 1e-4, rtol: 1e-3)
+        assertClose(w1.grad, w2.grad!, "rms dw", atol: 1e-3, rtol: 1e-3)
+        x1.grad = nil; w1.grad = nil; x2.grad = nil; w2.grad = nil
+        x1.layerNorm(weight: w1, bias: b1, eps: 1e-5).backward(seed: seed)
+        let centered = x2 - x2.mean(axis: -1, keepDim: true)
+        (centered * (centered.square().mean(axis: -1, keepDim: true) + 1e-5).rsqrt() * w2 + b2).backward(seed: seed)
+        assertClose(x1.grad, x2.grad!, "layer norm dx", atol: 1e-4, rtol: 1e-3)
+        assertClose(w1.grad, w2.grad!, "layer norm dw", atol: 1e-3, rtol: 1e-3)
+        assertClose(b1.grad, b2.grad!, "layer norm db", atol: 1e-3, rtol: 1e-3)
+    }
 }
