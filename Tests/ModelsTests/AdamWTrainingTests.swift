@@ -1,5 +1,6 @@
 import SafeTensors
 import TensorEngine
+import TestSupport
 import XCTest
 
 /// Ten AdamW steps of a small MLP with clipping and a warm-up + cosine schedule, step by step against PyTorch.

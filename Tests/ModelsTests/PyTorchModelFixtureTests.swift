@@ -1,6 +1,7 @@
 import Models
 import SafeTensors
 import TensorEngine
+import TestSupport
 import XCTest
 
 /// Attention and full T5 layers against PyTorch (scripts/make_fixtures.py): output and every gradient.

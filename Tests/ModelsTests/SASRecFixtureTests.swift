@@ -2,6 +2,7 @@ import Models
 import MSCCore
 import SafeTensors
 import TensorEngine
+import TestSupport
 import XCTest
 
 /// One forward and backward of a tiny SASRec against the PyTorch reference (scripts/make_sasrec_fixtures.py):

@@ -1,4 +1,5 @@
 @testable import TensorEngine
+import TestSupport
 import XCTest
 
 final class EngineBasicsTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import TensorEngine
+import TestSupport
 import XCTest
 
 /// Each fast kernel against the plain reference it replaces.

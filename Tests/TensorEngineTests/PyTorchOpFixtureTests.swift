@@ -1,5 +1,6 @@
 import SafeTensors
 import TensorEngine
+import TestSupport
 import XCTest
 
 /// Every primitive and composite against PyTorch 2.13 (fixtures from scripts/make_fixtures.py):
