@@ -18,7 +18,7 @@ private func store(_ v: Vector8, _ p: UnsafeMutablePointer<Float>) {
 @inline(__always)
 func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = Vector8(repeating: -.infinity), i = 0
-    while i + 8 <= n { acc = pointwiseMax(acc, load(x + i)); i += 8 }
+    while i + 8 <= n { let v = load(x + i); acc = acc.replacing(with: v, where: v .> acc); i += 8 }
     var best = acc.max()
     while i < n { best = Swift.max(best, x[i]); i += 1 }
     return best
@@ -80,7 +80,10 @@ func rowScale(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ factor: Float) {
 /// The 8-wide twin of `fastExp` (same constants, same result bit for bit).
 @inline(__always)
 func fastExp8(_ x: Vector8) -> Vector8 {
-    let clamped = x.clamped(lowerBound: Vector8(repeating: -87.3), upperBound: Vector8(repeating: 88.3))
+    // Comparisons + blends rather than pointwiseMin/Max, which the optimiser left as out-of-line generic calls.
+    let low = Vector8(repeating: -87.3), high = Vector8(repeating: 88.3)
+    var clamped = x.replacing(with: low, where: x .< low)
+    clamped = clamped.replacing(with: high, where: clamped .> high)
     let magic = Vector8(repeating: 12_582_912)
     let shifted = clamped * 1.442_695_04 + magic
     let n = shifted - magic
