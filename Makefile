@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: run test deps build bench-engine bench-http bench-sasrec fixtures clean
+.PHONY: run test deps build bench-engine bench-http bench-sasrec bench-codes fixtures clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -38,6 +38,15 @@ bench-sasrec:
 	$(SWIFT) build -c release --product mscgrec-bench
 	.build/release/mscgrec-bench sasrec --loss ce
 	.build/release/mscgrec-bench sasrec --loss bce
+
+# Item codes: RQ-k-means 3x256 on Beauty text and collaborative embeddings (CODES_COLLABORATIVE=<SASRec
+# item_embedding.safetensors>; default a random-projection stand-in) and on 1M synthetic 768-d items: time, peak memory,
+# utilisation, collisions, prefix-tree bytes per item vs the targets; sgemm vs naive nearest-code search in the same run.
+CODES_COLLABORATIVE ?=
+bench-codes:
+	@scripts/install-deps.sh bench
+	$(SWIFT) build -c release --product mscgrec-bench
+	.build/release/mscgrec-bench codes $(if $(CODES_COLLABORATIVE),--collaborative $(CODES_COLLABORATIVE))
 
 # Regenerates the PyTorch reference fixtures under Tests/*/Fixtures (needs torch==2.13.0).
 fixtures:

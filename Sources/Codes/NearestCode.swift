@@ -69,3 +69,17 @@ enum NearestCode {
         { range, destination in destination.update(from: matrix.row(range.lowerBound), count: range.count * matrix.columns) }
     }
 }
+
+extension FloatMatrix {
+    /// For every row of `x`, the index of the nearest row of this matrix (read as a codebook), via sgemm.
+    public func nearestCodes(of x: FloatMatrix) -> [Int32] {
+        var codes = [Int32](repeating: 0, count: x.rows)
+        var distances = [Float](repeating: 0, count: x.rows)
+        NearestCode.assign(rowCount: x.rows, columns: x.columns, source: NearestCode.rows(of: x), codebook: self,
+                           codes: &codes, distances: &distances)
+        return codes
+    }
+
+    /// The same by plain loops in Float64: the reference `nearestCodes(of:)` is measured and tested against.
+    public func nearestCodesByNaiveLoops(of x: FloatMatrix) -> [Int32] { NearestCode.naiveAssign(rows: x, codebook: self).codes }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import TensorEngine
 
 /// Options of RQ-k-means, MSCGRec's quantizer: residual quantization trained directly in the embedding space
@@ -93,7 +94,11 @@ public enum RQKMeans {
         var report = RQKMeansReport(trainingRows: training.rows, iterationsPerLevel: [], reseededPerLevel: [], emaDeadCodesReseeded: 0)
         let kmeans = KMeansOptions(clusters: options.codebookSize, maxIterations: options.maxIterations, tolerance: options.tolerance)
         for level in 0..<options.levels {
-            let result = KMeans.fit(residual, options: kmeans, rng: &rng)
+            let clock = ContinuousClock(), started = clock.now
+            let seeds = KMeans.plusPlusSeeds(residual, clusters: kmeans.clusters, rng: &rng)
+            let seeded = clock.now
+            let result = KMeans.lloyd(residual, initial: seeds, options: kmeans)
+            let timing = "k-means++ \(seconds(seeded - started)), Lloyd \(seconds(clock.now - seeded))"
             var codes = [Int32](repeating: 0, count: residual.rows)
             var distances = [Float](repeating: 0, count: residual.rows)
             NearestCode.assign(rowCount: residual.rows, columns: residual.columns, source: NearestCode.rows(of: residual),
@@ -104,12 +109,16 @@ public enum RQKMeans {
             report.reseededPerLevel.append(result.reseeded)
             let used = Set(codes).count
             progress("level \(level + 1): \(result.iterations) Lloyd iterations, \(used)/\(options.codebookSize) codes used, "
-                + "\(result.reseeded) empty clusters re-seeded")
+                + "\(result.reseeded) empty clusters re-seeded (\(timing))")
         }
         if let ema = options.ema, ema.epochs > 0 {
             report.emaDeadCodesReseeded = EMARefinement.run(training, codebooks: codebooks, options: ema, rng: &rng, progress: progress)
         }
         return (ResidualCodebooks(levels: codebooks), report)
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        String(format: "%.2f s", Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18)
     }
 
     /// rows[r] −= codebook[codes[r]]
