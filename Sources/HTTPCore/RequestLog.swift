@@ -16,18 +16,41 @@ public enum RequestID {
         !id.isEmpty && id.utf8.count <= maxLength && id.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
-    /// 16 random bytes as 32 lowercase hex digits.
+    /// 16 random bytes from the system generator as 32 lowercase hex digits.
     public static func random() -> String {
         var rng = SystemRandomNumberGenerator()
-        let a = rng.next() as UInt64
-        let b = rng.next() as UInt64
-        return hex(a) + hex(b)
+        return hex(rng.next(), rng.next())
     }
 
-    private static func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+    static func hex(_ a: UInt64, _ b: UInt64) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            for i in 0..<16 {
+                buffer[i] = digits[Int((a >> UInt64(60 - 4 * i)) & 0xF)]
+                buffer[16 + i] = digits[Int((b >> UInt64(60 - 4 * i)) & 0xF)]
+            }
+            return 32
+        }
     }
+}
+
+/// Per-connection source of request ids: seeded once from the system generator, then a fast non-cryptographic
+/// generator (wyrand), so an id costs no system call. Ids only need to be unique, not secret.
+public struct RequestIDGenerator: Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64? = nil) {
+        var system = SystemRandomNumberGenerator()
+        state = seed ?? system.next()
+    }
+
+    private mutating func next64() -> UInt64 {
+        state &+= 0xA076_1D64_78BD_642F
+        let product = state.multipliedFullWidth(by: state ^ 0xE703_7ED1_A0B4_28DB)
+        return product.high ^ product.low
+    }
+
+    public mutating func next() -> String { RequestID.hex(next64(), next64()) }
 }
 
 /// One access-log line per finished request.

@@ -34,6 +34,7 @@ final class Connection: @unchecked Sendable {
     private var inputClosed = false
     private var dispatching = false
     private var lingerUntil: UInt64?
+    private var requestIDs = RequestIDGenerator()
     private(set) var closed = false
 
     init(id: Int, fd: Int32, remoteAddress: String, server: HTTPServer, tlsContext: TLSContext?) {
@@ -162,7 +163,7 @@ final class Connection: @unchecked Sendable {
 
     private func start(_ streamID: Int64, _ request: HTTPRequest) {
         var request = request
-        request.requestID = RequestID.resolve(request.headers)
+        request.requestID = RequestID.resolve(request.headers) { requestIDs.next() }
         request.remoteAddress = remoteAddress
         let exchange = Exchange(streamID: streamID, request: request, logging: server.accessLog.isEnabled)
         let responder = HTTPResponder { [self] part in
@@ -376,35 +377,5 @@ final class Connection: @unchecked Sendable {
         engine = nil
         tls = nil
         server.connectionClosed(self)
-    }
-}
-
-/// Bookkeeping for one request: its id, and what the access log needs. Confined to the connection's queue.
-final class Exchange: @unchecked Sendable {
-    let streamID: Int64
-    let requestID: String
-    let method: String
-    let target: String
-    let version: HTTPVersion
-    let started: UInt64
-    let logging: Bool
-    var status = 0
-    var bytes = 0
-
-    init(streamID: Int64, request: HTTPRequest, logging: Bool) {
-        self.streamID = streamID
-        requestID = request.requestID
-        method = request.method
-        target = request.target
-        version = request.version
-        self.logging = logging
-        started = logging ? Connection.now() : 0
-    }
-
-    func finish(remoteAddress: String) -> AccessLogEntry? {
-        guard logging else { return nil }
-        let seconds = Double(Connection.now() - started) / 1e9
-        return AccessLogEntry(time: Date(), remoteAddress: remoteAddress, method: method, target: target, version: version,
-                              status: status, responseBytes: bytes, durationSeconds: seconds, requestID: requestID)
     }
 }

@@ -104,7 +104,7 @@ enum Socket {
                 $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
                     var a = p.pointee.sin6_addr
                     inet_ntop(AF_INET6, &a, &text, socklen_t(text.count))
-                    return (AF_INET6, String(cString: text), UInt16(bigEndian: p.pointee.sin6_port))
+                    return (AF_INET6, cString(text), UInt16(bigEndian: p.pointee.sin6_port))
                 }
             }
         }
@@ -112,7 +112,7 @@ enum Socket {
             $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
                 var a = p.pointee.sin_addr
                 inet_ntop(AF_INET, &a, &text, socklen_t(text.count))
-                return (AF_INET, String(cString: text), UInt16(bigEndian: p.pointee.sin_port))
+                return (AF_INET, cString(text), UInt16(bigEndian: p.pointee.sin_port))
             }
         }
     }
@@ -124,4 +124,9 @@ enum Socket {
     static let streamType = SOCK_STREAM
     static let sendFlags: Int32 = 0
     #endif
+}
+
+/// Text of a NUL-terminated C buffer.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -37,7 +37,7 @@ final class TLSContext: @unchecked Sendable {
         while case let code = ERR_get_error(), code != 0 {
             var buffer = [CChar](repeating: 0, count: 256)
             ERR_error_string_n(code, &buffer, buffer.count)
-            messages.append(String(cString: buffer))
+            messages.append(cString(buffer))
         }
         return messages.isEmpty ? "unknown OpenSSL error" : messages.joined(separator: "; ")
     }

@@ -13,6 +13,12 @@ final class RequestLogTests: XCTestCase {
         XCTAssertEqual(random.count, 32)
         XCTAssertTrue(random.allSatisfy { $0.isHexDigit && !$0.isUppercase })
         XCTAssertNotEqual(random, RequestID.random())
+        var generator = RequestIDGenerator(seed: 42)
+        var again = RequestIDGenerator(seed: 42)
+        let ids = (0..<1000).map { _ in generator.next() }
+        XCTAssertEqual(Set(ids).count, 1000)
+        XCTAssertEqual(ids[0], again.next(), "deterministic for a seed")
+        XCTAssertTrue(ids.allSatisfy { $0.count == 32 && $0.allSatisfy { $0.isHexDigit && !$0.isUppercase } })
     }
 
     func testAccessLogLineFormatAndEscaping() {

@@ -1,0 +1,69 @@
+import Foundation
+
+// http-bench                 compare both servers (what `make bench-http` runs)
+// http-bench serve ours PORT        our server (HTTP/1.1 + h2c on one port)
+// http-bench serve hb-h1|hb-h2 PORT Hummingbird 2 with .http1() or .plaintextHTTP2()
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+if arguments.first == "serve", arguments.count == 3, let port = UInt16(arguments[2]) {
+    switch arguments[1] {
+    case "ours":
+        try serveOurs(port: port)
+    case "hb-h1", "hb-h2":
+        try await serveHummingbird(port: Int(port), http2: arguments[1] == "hb-h2")
+    default:
+        FileHandle.standardError.write(Data("unknown server '\(arguments[1])'\n".utf8))
+        exit(2)
+    }
+    exit(0)
+}
+
+struct Run {
+    let label: String
+    let h2loadArguments: [String]
+    let ours: [String]
+    let hummingbird: [String]
+}
+
+let duration = "10"
+let runs = [
+    Run(label: "HTTP/2 (h2c)", h2loadArguments: ["-c", "64", "-m", "10", "-t", "2", "-D", duration],
+        ours: ["serve", "ours"], hummingbird: ["serve", "hb-h2"]),
+    Run(label: "HTTP/1.1", h2loadArguments: ["--h1", "-c", "64", "-m", "1", "-t", "2", "-D", duration],
+        ours: ["serve", "ours"], hummingbird: ["serve", "hb-h1"]),
+]
+
+print("GET /json (JSONEncoder per request) on 127.0.0.1, \(ProcessInfo.processInfo.activeProcessorCount) cores shared by server and h2load.")
+print("Each server runs alone in a fresh child process; 2 s warm-up, then the timed run. p50/p99 from h2load --log-file.\n")
+var rows: [(String, LoadResult, LoadResult)] = []
+for run in runs {
+    print("h2load \(run.h2loadArguments.joined(separator: " ")) http://127.0.0.1:PORT/json")
+    var results: [LoadResult] = []
+    for serverArguments in [run.ours, run.hummingbird] {
+        let port = freePort()
+        let child = try launchServer(serverArguments + [String(port)], port: port)
+        defer { stopServer(child) }
+        let result = try measure(run.h2loadArguments, url: "http://127.0.0.1:\(port)/json")
+        print("  \(serverArguments[1]): \(Int(result.requestsPerSecond)) req/s, p99 \(result.p99Milliseconds) ms, \(result.failed) failed")
+        results.append(result)
+    }
+    rows.append((run.label, results[0], results[1]))
+}
+
+func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+
+print("")
+print("| protocol | server | req/s | p50 ms | p99 ms | failed |")
+print("|---|---|---:|---:|---:|---:|")
+for (label, ours, hb) in rows {
+    for (name, r) in [("ours", ours), ("hummingbird 2.28.1", hb)] {
+        print("| \(label) | \(name) | \(Int(r.requestsPerSecond)) | \(fmt(r.p50Milliseconds, 2)) | \(fmt(r.p99Milliseconds, 2)) | \(r.failed) |")
+    }
+}
+print("")
+for (label, ours, hb) in rows {
+    print("\(pad(label, 13)) ours/hummingbird: throughput x\(fmt(ours.requestsPerSecond / hb.requestsPerSecond, 2)), "
+        + "p99 x\(fmt(ours.p99Milliseconds / hb.p99Milliseconds, 2)) (below 1 is better)")
+}
