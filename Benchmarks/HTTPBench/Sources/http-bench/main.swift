@@ -35,7 +35,9 @@ let runs = [
 ]
 
 print("GET /json (JSONEncoder per request) on 127.0.0.1, \(ProcessInfo.processInfo.activeProcessorCount) cores shared by server and h2load.")
-print("Each server runs alone in a fresh child process; 2 s warm-up, then the timed run. p50/p99 from h2load --log-file.\n")
+print("Each server runs alone in a fresh child process; 2 s warm-up, then the timed run. p50/p99 from h2load --log-file.")
+print("Ours serves HTTP/1.1 and h2c on one port; Hummingbird 2.28.1 uses .http1() or .plaintextHTTP2() (h2c with prior")
+print("knowledge; it has no h2c upgrade and no mixed cleartext port), so both HTTP/2 runs are prior-knowledge h2c.\n")
 var rows: [(String, LoadResult, LoadResult)] = []
 for run in runs {
     print("h2load \(run.h2loadArguments.joined(separator: " ")) http://127.0.0.1:PORT/json")
