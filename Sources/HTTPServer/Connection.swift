@@ -43,7 +43,7 @@ final class Connection: @unchecked Sendable {
         self.remoteAddress = remoteAddress
         self.server = server
         self.config = server.config
-        queue = DispatchQueue(label: "http.connection", target: DispatchQueue.global(qos: .userInitiated))
+        queue = DispatchQueue(label: "http.connection", target: server.loops[id % server.loops.count])
         queue.setSpecific(key: Connection.queueKey, value: id)
         timer = DispatchSource.makeTimerSource(queue: queue)
         timer.activate()  // inactive sources must not be released, and close() may come before start()

@@ -17,6 +17,11 @@ public final class HTTPServer: @unchecked Sendable {
     let accessLog: AccessLogWriter
     private let dateCache = HTTPDateCache()
     private let acceptQueue = DispatchQueue(label: "http.accept", qos: .userInitiated)
+    /// One serial queue per core that connection queues target: events for many connections are drained by one
+    /// thread in turn (like an event loop) instead of waking a thread per event.
+    let loops: [DispatchQueue] = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map {
+        DispatchQueue(label: "http.loop.\($0)", qos: .userInitiated)
+    }
 
     private let lock = NSLock()
     private var connections: [Int: Connection] = [:]
