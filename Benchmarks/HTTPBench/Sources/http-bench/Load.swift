@@ -10,6 +10,18 @@ struct LoadResult {
     var failed: Int
     var p50Milliseconds: Double
     var p99Milliseconds: Double
+    /// Server CPU time (user + system) per request: less sensitive than req/s to other load on a shared machine.
+    var cpuMicrosecondsPerRequest: Double = 0
+}
+
+/// User + system CPU seconds a process has used so far (from /proc).
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return 0 }
+    // Fields after the command name: state is field 3, utime and stime are fields 14 and 15.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 enum BenchError: Error, CustomStringConvertible {
@@ -94,14 +106,18 @@ func h2load(_ arguments: [String]) throws -> String {
 }
 
 /// Measures one server: a short warm-up run, then the timed run with a per-request log for percentiles.
-func measure(_ arguments: [String], url: String) throws -> LoadResult {
+func measure(_ arguments: [String], url: String, serverPID: Int32) throws -> LoadResult {
     var warmUp = arguments
     if let d = warmUp.firstIndex(of: "-D") { warmUp[d + 1] = "2" }
     _ = try h2load(warmUp + [url])  // warm-up: same shape, 2 s
     let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("h2load-\(UUID().uuidString).tsv").path
     defer { try? FileManager.default.removeItem(atPath: logPath) }
+    let cpuBefore = cpuSeconds(serverPID)
     let output = try h2load(arguments + ["--log-file=\(logPath)", url])
-    return try parse(output, logPath: logPath)
+    let cpu = cpuSeconds(serverPID) - cpuBefore
+    var result = try parse(output, logPath: logPath)
+    result.cpuMicrosecondsPerRequest = cpu * 1e6 / Double(max(result.succeeded, 1))
+    return result
 }
 
 func parse(_ output: String, logPath: String) throws -> LoadResult {
