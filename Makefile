@@ -29,8 +29,9 @@ bench-engine:
 # run. A separate package (Benchmarks/HTTPBench) so the product never depends on Hummingbird/SwiftNIO.
 bench-http:
 	@scripts/install-deps.sh test
+	cd Benchmarks/HTTPBench/OurServer && $(SWIFT) build -c release --product our-server
 	cd Benchmarks/HTTPBench && $(SWIFT) build -c release --product http-bench
-	Benchmarks/HTTPBench/.build/release/http-bench
+	Benchmarks/HTTPBench/.build/release/http-bench --ours Benchmarks/HTTPBench/OurServer/.build/release/our-server
 
 # SASRec seconds per training epoch on Amazon 2014 Beauty, ours vs the PyTorch reference (same data, config, threads).
 bench-sasrec:

@@ -65,10 +65,10 @@ func canConnect(_ port: UInt16) -> Bool {
     } == 0
 }
 
-/// Starts this same executable in server mode as a child process, so each server runs alone in a fresh process.
-func launchServer(_ arguments: [String], port: UInt16) throws -> Process {
+/// Starts a server as a child process (a fresh process per measurement) and waits until it accepts connections.
+func launchServer(_ executable: URL, _ arguments: [String], port: UInt16) throws -> Process {
     let child = Process()
-    child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    child.executableURL = executable
     child.arguments = arguments
     child.standardOutput = FileHandle.nullDevice
     try child.run()

@@ -1,37 +1,35 @@
 import Foundation
 
-// http-bench                 compare both servers (what `make bench-http` runs)
-// http-bench serve ours PORT        our server (HTTP/1.1 + h2c on one port)
-// http-bench serve hb-h1|hb-h2 PORT Hummingbird 2 with .http1() or .plaintextHTTP2()
+// http-bench [--ours PATH]     compare both servers (what `make bench-http` runs); PATH is OurServer's binary
+// http-bench serve hb-h1|hb-h2 PORT   Hummingbird 2 with .http1() or .plaintextHTTP2()
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 
-if arguments.first == "serve", arguments.count == 3, let port = UInt16(arguments[2]) {
-    switch arguments[1] {
-    case "ours":
-        try serveOurs(port: port)
-    case "hb-h1", "hb-h2":
-        try await serveHummingbird(port: Int(port), http2: arguments[1] == "hb-h2")
-    default:
-        FileHandle.standardError.write(Data("unknown server '\(arguments[1])'\n".utf8))
-        exit(2)
-    }
+if arguments.first == "serve", arguments.count == 3, let port = Int(arguments[2]),
+   ["hb-h1", "hb-h2"].contains(arguments[1]) {
+    try await serveHummingbird(port: port, http2: arguments[1] == "hb-h2")
     exit(0)
 }
+
+var oursPath = "Benchmarks/HTTPBench/OurServer/.build/release/our-server"
+if arguments.count == 2, arguments[0] == "--ours" { oursPath = arguments[1] }
+guard FileManager.default.isExecutableFile(atPath: oursPath) else {
+    FileHandle.standardError.write(Data("our server not found at '\(oursPath)' (build Benchmarks/HTTPBench/OurServer, or pass --ours PATH)\n".utf8))
+    exit(2)
+}
+let oursExecutable = URL(fileURLWithPath: oursPath)
+let selfExecutable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
 
 struct Run {
     let label: String
     let h2loadArguments: [String]
-    let ours: [String]
-    let hummingbird: [String]
+    let hummingbird: String
 }
 
 let duration = "10"
 let runs = [
-    Run(label: "HTTP/2 (h2c)", h2loadArguments: ["-c", "64", "-m", "10", "-t", "2", "-D", duration],
-        ours: ["serve", "ours"], hummingbird: ["serve", "hb-h2"]),
-    Run(label: "HTTP/1.1", h2loadArguments: ["--h1", "-c", "64", "-m", "1", "-t", "2", "-D", duration],
-        ours: ["serve", "ours"], hummingbird: ["serve", "hb-h1"]),
+    Run(label: "HTTP/2 (h2c)", h2loadArguments: ["-c", "64", "-m", "10", "-t", "2", "-D", duration], hummingbird: "hb-h2"),
+    Run(label: "HTTP/1.1", h2loadArguments: ["--h1", "-c", "64", "-m", "1", "-t", "2", "-D", duration], hummingbird: "hb-h1"),
 ]
 
 print("GET /json (JSONEncoder per request) on 127.0.0.1, \(ProcessInfo.processInfo.activeProcessorCount) cores shared by server and h2load.")
@@ -41,12 +39,14 @@ print("other processes on the machine penalises neither side more. cpu = server 
 print("Ours serves HTTP/1.1 and h2c on one port; Hummingbird 2.28.1 uses .http1() or .plaintextHTTP2() (h2c with prior")
 print("knowledge; it has no h2c upgrade and no mixed cleartext port), so both HTTP/2 runs are prior-knowledge h2c.\n")
 
-func runOnce(_ serverArguments: [String], _ run: Run) throws -> LoadResult {
+/// One timed run against a fresh server process: ours, or this executable in Hummingbird mode.
+func runOnce(ours: Bool, _ run: Run) throws -> LoadResult {
     let port = freePort()
-    let child = try launchServer(serverArguments + [String(port)], port: port)
+    let child = ours ? try launchServer(oursExecutable, [String(port)], port: port)
+        : try launchServer(selfExecutable, ["serve", run.hummingbird, String(port)], port: port)
     defer { stopServer(child) }
     let result = try measure(run.h2loadArguments, url: "http://127.0.0.1:\(port)/json", serverPID: child.processIdentifier)
-    print("  \(serverArguments[1]): \(Int(result.requestsPerSecond)) req/s, p99 \(fmt(result.p99Milliseconds, 2)) ms, "
+    print("  \(ours ? "ours" : run.hummingbird): \(Int(result.requestsPerSecond)) req/s, p99 \(fmt(result.p99Milliseconds, 2)) ms, "
         + "cpu \(fmt(result.cpuMicrosecondsPerRequest, 1)) us/req, \(result.failed) failed")
     return result
 }
@@ -57,10 +57,10 @@ func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeat
 var rows: [(String, LoadResult, LoadResult)] = []
 for run in runs {
     print("h2load \(run.h2loadArguments.joined(separator: " ")) http://127.0.0.1:PORT/json")
-    let ours1 = try runOnce(run.ours, run)
-    let hb1 = try runOnce(run.hummingbird, run)
-    let hb2 = try runOnce(run.hummingbird, run)
-    let ours2 = try runOnce(run.ours, run)
+    let ours1 = try runOnce(ours: true, run)
+    let hb1 = try runOnce(ours: false, run)
+    let hb2 = try runOnce(ours: false, run)
+    let ours2 = try runOnce(ours: true, run)
     let best = { (a: LoadResult, b: LoadResult) in a.requestsPerSecond >= b.requestsPerSecond ? a : b }
     rows.append((run.label, best(ours1, ours2), best(hb1, hb2)))
 }
