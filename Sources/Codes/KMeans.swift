@@ -36,32 +36,72 @@ public enum KMeans {
         let centroids = FloatMatrix(rows: k, columns: d)
         centroids.row(0).update(from: x.row(rng.index(n)), count: d)
         var nearest = [Float](repeating: 0, count: n)
+        // Which centroid is nearest to each row: with it the triangle inequality skips most distance computations
+        // (‖x − new‖ ≥ ‖new − c‖ − ‖x − c‖ ≥ ‖x − c‖ whenever ‖new − c‖² ≥ 4‖x − c‖²), leaving the result unchanged.
+        var owner = [Int32](repeating: 0, count: n)
+        var centerGap = [Float](repeating: 0, count: k)
         nearest.withUnsafeMutableBufferPointer { nearestBuffer in
-            let near = nearestBuffer.baseAddress!
-            ParallelRows.forEachChunk(n) { rows in
-                for r in rows { near[r] = squaredDistance(x.row(r), centroids.row(0), d) }
-            }
-            for c in 1..<k {
-                var total = 0.0
-                for r in 0..<n { total += Double(near[r]) }
-                var pick = n - 1
-                if total > 0 {
-                    let target = Double(rng.next() >> 11) * 0x1p-53 * total
-                    var running = 0.0
-                    for r in 0..<n where near[r] > 0 {
-                        running += Double(near[r])
-                        pick = r
-                        if running > target { break }
-                    }
-                } else {
-                    pick = rng.index(n)
-                }
-                let center = centroids.row(c)
-                center.update(from: x.row(pick), count: d)
+            owner.withUnsafeMutableBufferPointer { ownerBuffer in
+                let near = nearestBuffer.baseAddress!, own = ownerBuffer.baseAddress!
                 ParallelRows.forEachChunk(n) { rows in
-                    for r in rows { near[r] = min(near[r], squaredDistance(x.row(r), center, d)) }
+                    for r in rows { near[r] = squaredDistance(x.row(r), centroids.row(0), d) }
+                }
+                for c in 1..<k {
+                    var total = 0.0
+                    for r in 0..<n { total += Double(near[r]) }
+                    var pick = n - 1
+                    if total > 0 {
+                        let target = Double(rng.next() >> 11) * 0x1p-53 * total
+                        var running = 0.0
+                        for r in 0..<n where near[r] > 0 {
+                            running += Double(near[r])
+                            pick = r
+                            if running > target { break }
+                        }
+                    } else {
+                        pick = rng.index(n)
+                    }
+                    let center = centroids.row(c)
+                    center.update(from: x.row(pick), count: d)
+                    for j in 0..<c { centerGap[j] = squaredDistance(center, centroids.row(j), d) }
+                    centerGap.withUnsafeBufferPointer { gaps in
+                        let gap = gaps.baseAddress!
+                        ParallelRows.forEachChunk(n) { rows in
+                            for r in rows where gap[Int(own[r])] < 4 * near[r] {
+                                let distance = squaredDistance(x.row(r), center, d)
+                                if distance < near[r] { near[r] = distance; own[r] = Int32(c) }
+                            }
+                        }
+                    }
                 }
             }
+        }
+        return centroids
+    }
+
+    /// Reference seeding without the triangle-inequality pruning (plain loops): the same draws must give the
+    /// same centroids, which the tests check.
+    static func plusPlusSeedsReference(_ x: FloatMatrix, clusters k: Int, rng: inout SeededGenerator) -> FloatMatrix {
+        let n = x.rows, d = x.columns
+        let centroids = FloatMatrix(rows: k, columns: d)
+        centroids.row(0).update(from: x.row(rng.index(n)), count: d)
+        var near = (0..<n).map { squaredDistance(x.row($0), centroids.row(0), d) }
+        for c in 1..<k {
+            let total = near.reduce(0.0) { $0 + Double($1) }
+            var pick = n - 1
+            if total > 0 {
+                let target = Double(rng.next() >> 11) * 0x1p-53 * total
+                var running = 0.0
+                for r in 0..<n where near[r] > 0 {
+                    running += Double(near[r])
+                    pick = r
+                    if running > target { break }
+                }
+            } else {
+                pick = rng.index(n)
+            }
+            centroids.row(c).update(from: x.row(pick), count: d)
+            for r in 0..<n { near[r] = min(near[r], squaredDistance(x.row(r), centroids.row(c), d)) }
         }
         return centroids
     }

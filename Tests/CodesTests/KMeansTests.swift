@@ -49,3 +49,16 @@ final class KMeansTests: XCTestCase {
         XCTAssertEqual(centroids.scalars, [3, 4, 100, 100, -7, -7])
     }
 }
+
+final class KMeansSeedingReferenceTests: XCTestCase {
+    func testPrunedSeedingPicksExactlyWhatThePlainLoopPicks() {
+        for (seed, matrix) in [(UInt64(1), clusteredMatrix(rows: 3000, columns: 24, centers: 40, spread: 0.3, seed: 8)),
+                               (UInt64(2), randomMatrix(rows: 500, columns: 33, seed: 4))] {
+            var fast = SeededGenerator(seed: seed), plain = SeededGenerator(seed: seed)
+            let pruned = KMeans.plusPlusSeeds(matrix, clusters: 64, rng: &fast)
+            let reference = KMeans.plusPlusSeedsReference(matrix, clusters: 64, rng: &plain)
+            XCTAssertEqual(pruned.scalars, reference.scalars)
+            XCTAssertEqual(fast.next(), plain.next())  // the same number of draws
+        }
+    }
+}
