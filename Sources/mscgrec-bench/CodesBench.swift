@@ -114,7 +114,7 @@ struct CodesBench: ParsableCommand {
         print(String(format: "  peak resident memory so far %.2f GiB vs target 6 GiB", Double(peakResidentBytes()) / Double(1 << 30)))
     }
 
-    /// Hierarchically clustered rows, as embedding spaces tend to be: x = A[a] + 0.6·B[b] + 0.35·C[c] + 0.25·u with
+    /// Hierarchically clustered rows, as embedding spaces tend to be: x = A[a] + 0.5·B[b] + 0.25·C[c] + 0.1·u with
     /// a, b, c uniform over 256 prototypes each and u unit-variance uniform noise (cheap to draw), generated in
     /// parallel from per-chunk seeds. Pure isotropic noise would be the wrong test: no 3×256 quantizer can separate
     /// a million points of 768-d white noise, and then hundreds of items share every code.
@@ -123,8 +123,8 @@ struct CodesBench: ParsableCommand {
         let prototypes = (0..<3).map { _ in
             FloatMatrix(rows: 256, columns: dimension, scalars: (0..<256 * dimension).map { _ in rng.normal() })
         }
-        let weights: [Float] = [1, 0.6, 0.35]
-        let noise = Float(0.25 * 3.0.squareRoot())  // uniform on ±√3 has unit variance
+        let weights: [Float] = [1, 0.5, 0.25]
+        let noise = Float(0.1 * 3.0.squareRoot())  // uniform on ±√3 has unit variance
         let x = FloatMatrix(rows: count, columns: dimension)
         let chunk = 4096
         let base = seed
