@@ -13,7 +13,9 @@ public enum Parallelism {
     /// Runs `body` over `0..<count` in contiguous chunks, in parallel when the work is large enough.
     @inline(__always)
     public static func forEachChunk(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
-        let chunks = min(workers, max(1, count / grain))
+        // Up to four chunks per worker, handed out dynamically: a worker that is descheduled (a busy machine)
+        // then delays only its current chunk, not a fixed half of the work.
+        let chunks = workers <= 1 ? 1 : min(workers * 4, max(1, count / grain))
         if chunks <= 1 { body(0..<count); return }
         let size = (count + chunks - 1) / chunks
         withoutActuallyEscaping(body) { escapable in
