@@ -52,7 +52,9 @@ public final class SASRecTrainer {
         self.options = options
     }
 
-    public func train(progress: (SASRecEpochReport) -> Void = { _ in }) -> SASRecTrainingResult {
+    /// Trains until early stopping, `options.epochs`, or `shouldStop()` turning true between epochs (a signal or a
+    /// time budget); in every case the best epoch's weights are restored and evaluated on the test split.
+    public func train(shouldStop: () -> Bool = { false }, progress: (SASRecEpochReport) -> Void = { _ in }) -> SASRecTrainingResult {
         let model = SASRec(config, seed: options.seed)
         let optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         var rng = SeededGenerator(seed: options.seed &+ 1)
@@ -75,6 +77,7 @@ public final class SASRecTrainer {
             reports.append(report)
             progress(report)
             if let best, epoch - best.epoch >= options.patience { break }
+            if shouldStop() { break }
         }
         if let best {
             for (tensor, values) in zip(model.parameters, best.weights) { tensor.data.update(from: values, count: values.count) }

@@ -34,6 +34,8 @@ struct SASRecCommand: ParsableCommand {
     @Option(help: "Random seed (initialisation, shuffling, dropout, negatives).") var seed: UInt64 = 42
     @Flag(help: "Remove each user's history items from the ranking.") var excludeHistory = false
     @Option(help: "Threads (BLAS and engine loops).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Stop after the epoch that passes this many minutes (the best epoch so far is kept and written).")
+    var maxMinutes: Double?
 
     func run() throws {
         Parallelism.setBLASThreads(threads)
@@ -50,7 +52,14 @@ struct SASRecCommand: ParsableCommand {
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"))
         stderr("SASRec: \(dataset.userCount) users, \(dataset.itemCount) items, loss \(loss.rawValue), d \(dim), \(layers) blocks, \(heads) heads, L \(config.maxLength)")
         let started = Date()
-        let result = trainer.train { report in
+        StopRequest.install()
+        let deadline = maxMinutes.map { started.addingTimeInterval($0 * 60) }
+        let shouldStop = {
+            if StopRequest.isSet { stderr("stop requested: finishing with the best epoch so far"); return true }
+            if let deadline, Date() >= deadline { stderr("time budget reached: finishing with the best epoch so far"); return true }
+            return false
+        }
+        let result = trainer.train(shouldStop: shouldStop) { report in
             let elapsed = Date().timeIntervalSince(started)
             let remaining = elapsed / Double(report.epoch) * Double(epochs - report.epoch)
             stderr(String(format: "epoch %3d  loss %.4f  val R@10 %.4f N@10 %.4f%@  %.0f seq/s  %.1fs  ETA ≤ %@",
@@ -73,6 +82,23 @@ struct SASRecCommand: ParsableCommand {
 }
 
 extension SASRecConfig.Loss: ExpressibleByArgument {}
+
+/// SIGINT/SIGTERM during a long run: the first one asks the trainer to stop after the current epoch and still
+/// write its outputs; a second one exits at once.
+enum StopRequest {
+    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+
+    static var isSet: Bool { flag != 0 }
+
+    static func install() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber) { number in
+                if StopRequest.flag != 0 { _exit(128 + number) }
+                StopRequest.flag = 1
+            }
+        }
+    }
+}
 
 /// Appends one JSON object per epoch, flushed as it goes, so a long run can be watched and plotted.
 final class TrainingLog {
