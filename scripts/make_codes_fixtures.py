@@ -30,25 +30,31 @@ def mlp(x, layers):
     return x
 
 
+def sq(t):
+    """Squared L2 norm of each row, averaged over rows."""
+    return (t ** 2).sum(1).mean()
+
+
 def nearest(r, codebook):
     d = ((r.detach()[:, None, :] - codebook.detach()[None, :, :]) ** 2).sum(-1)
     return d.argmin(1), d
 
 
 def rqvae(x, enc_w0, enc_b0, enc_w1, enc_b1, dec_w0, dec_b0, dec_w1, dec_b1, codebook_0, codebook_1):
-    """The Swift model's definition: r1 = z, r_{l+1} = sg(r_l - e_l), decoder reads z + sg(sum e - z)."""
+    """The Swift model's definition: r1 = z, r_{l+1} = sg(r_l - e_l), decoder reads z + sg(sum e - z); every loss term
+    is a per-item squared norm averaged over the batch."""
     z = mlp(x, [(enc_w0, enc_b0), (enc_w1, enc_b1)])
     residual, quant, code_sum, codes = z, 0.0, 0.0, []
     for codebook in (codebook_0, codebook_1):
         idx, _ = nearest(residual, codebook)
         codes.append(idx)
         e = codebook[idx]
-        quant = quant + torch.mean((e - residual.detach()) ** 2) + BETA * torch.mean((residual - e.detach()) ** 2)
+        quant = quant + sq(e - residual.detach()) + BETA * sq(residual - e.detach())
         code_sum = code_sum + e.detach()
         residual = (residual - e).detach()
     zq = z + (code_sum - z).detach()
     x_hat = mlp(zq, [(dec_w0, dec_b0), (dec_w1, dec_b1)])
-    recon = torch.mean((x_hat - x) ** 2)
+    recon = sq(x_hat - x)
     return dict(latent=z, codes=codes, quantized=zq, reconstruction=x_hat, recon=recon, quant=quant, loss=recon + quant)
 
 
@@ -71,9 +77,9 @@ def surrogate(x, base, codes):
         for level, (codebook, idx) in enumerate(zip((codebook_0, codebook_1), codes)):
             e = codebook[idx]
             live_residual = z if level == 0 else residuals[level]  # later residuals are constants
-            quant = quant + torch.mean((e - residuals[level]) ** 2) + BETA * torch.mean((live_residual - vectors[level]) ** 2)
+            quant = quant + sq(e - residuals[level]) + BETA * sq(live_residual - vectors[level])
         x_hat = mlp(z + shift, [(dec_w0, dec_b0), (dec_w1, dec_b1)])
-        return torch.mean((x_hat - x) ** 2) + quant
+        return sq(x_hat - x) + quant
     return f
 
 

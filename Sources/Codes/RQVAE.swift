@@ -3,9 +3,11 @@ import SafeTensors
 import TensorEngine
 
 /// TIGER's RQ-VAE, the baseline tokenizer: an MLP encoder maps x to a latent z, residual quantization turns z
-/// into codes, and an MLP decoder reconstructs x from the quantized latent. Loss (TIGER eq. 1, mean-squared form):
+/// into codes, and an MLP decoder reconstructs x from the quantized latent. Loss (TIGER's, squared norms per item
+/// averaged over the batch; per-element means would let the quantization terms outweigh reconstruction by the ratio
+/// of input to latent width and collapse the latents onto one code):
 ///
-///     L = mse(x̂, x) + Σ_l [ mse(e_l, sg(r_l)) + β · mse(r_l, sg(e_l)) ]
+///     L = ‖x̂ − x‖² + Σ_l [ ‖e_l − sg(r_l)‖² + β · ‖r_l − sg(e_l)‖² ]
 ///
 /// with r_1 = z, r_{l+1} = sg(r_l − e_l) (later levels see their residual as a constant, as common RQ-VAE code
 /// does), and the decoder reads z + sg(Σ_l e_l − z) (straight-through estimator).
@@ -126,6 +128,9 @@ public final class RQVAE {
         }
     }
 
+    /// Mean over rows of the squared L2 norm of each row.
+    static func squaredNormPerRow(_ t: Tensor) -> Tensor { t.square().sum(axis: 1).mean() }
+
     public func forward(_ x: Tensor) -> Output {
         let z = encode(x)
         var residual = z
@@ -136,8 +141,8 @@ public final class RQVAE {
             let chosen = Self.nearest(residual, codebook)
             codes.append(chosen)
             let e = embedding(codebook, indices: chosen, indexShape: [chosen.count])
-            let codebookLoss = (e - residual.detached()).square().mean()
-            let commitment = (residual - e.detached()).square().mean()
+            let codebookLoss = Self.squaredNormPerRow(e - residual.detached())
+            let commitment = Self.squaredNormPerRow(residual - e.detached())
             let term = codebookLoss + commitment * options.beta
             quantizationLoss = quantizationLoss.map { $0 + term } ?? term
             codeSum = codeSum.map { $0 + e.detached() } ?? e.detached()
@@ -145,7 +150,7 @@ public final class RQVAE {
         }
         let quantized = z + (codeSum! - z).detached()
         let reconstruction = decode(quantized)
-        let reconstructionLoss = (reconstruction - x).square().mean()
+        let reconstructionLoss = Self.squaredNormPerRow(reconstruction - x)
         return Output(latent: z, codes: codes, quantized: quantized, reconstruction: reconstruction,
                       reconstructionLoss: reconstructionLoss, quantizationLoss: quantizationLoss!,
                       loss: reconstructionLoss + quantizationLoss!)
