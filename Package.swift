@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors", "MSCCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Metrics", "MSCCore"]),
-        .testTarget(name: "CodesTests", dependencies: ["Codes", "TensorEngine", "SafeTensors", "Catalog"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CodesTests", dependencies: ["Codes", "TensorEngine", "SafeTensors", "Catalog", "Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
     ],
