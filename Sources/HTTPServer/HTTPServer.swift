@@ -124,12 +124,15 @@ public final class HTTPServer: @unchecked Sendable {
     /// GOAWAY with the last processed stream), force-closes whatever is left after `gracePeriod`, then calls
     /// `completion` once every connection is gone.
     public func shutdown(gracePeriod: Duration = .seconds(10), completion: @escaping @Sendable () -> Void) {
-        let (snapshot, source, doneNow): ([Connection], DispatchSourceRead?, Bool) = locked {
+        let (snapshot, source, fd, doneNow): ([Connection], DispatchSourceRead?, Int32, Bool) = locked {
             draining = true
             shutdownWaiters.append(completion)
             defer { listenSource = nil }
-            return (Array(connections.values), listenSource, connections.isEmpty)
+            return (Array(connections.values), listenSource, listenFD, connections.isEmpty)
         }
+        // Refuse new connections before returning: the cancel handler that closes the descriptor runs later on the
+        // source's queue, and until then the kernel would still complete handshakes into the backlog.
+        if source != nil && fd >= 0 { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
         source?.cancel()
         ReloadSignal.shared.unregister(self)
         if doneNow {
