@@ -36,7 +36,7 @@ public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: T
     let probabilities = Storage(count: batch * heads * tq * tk)
     let out = Storage(count: batch * tq * width)
     let (pq, pk, pv, pb, pm, pp, po) = (q.data, k.data, v.data, bias?.data, mask?.data, probabilities.pointer, out.pointer)
-    Parallelism.forEachHead(batch * heads) { pair in
+    Parallelism.forEachHead(batch * heads, work: tq * tk * headDim) { pair in
         let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
         let qs = pq + b * tq * width + h * headDim, ks = pk + b * tk * width + h * headDim, vs = pv + b * tk * width + h * headDim
         let scores = pp + pair * tq * tk
@@ -71,7 +71,7 @@ extension Gradients {
         let dBias = x.count > 3 ? d[3] : nil
         let scores = Storage(count: p.batch * heads * tq * tk)   // dS per pair, reduced into dBias afterwards
         let ds = scores.pointer
-        Parallelism.forEachHead(p.batch * heads) { pair in
+        Parallelism.forEachHead(p.batch * heads, work: tq * tk * headDim) { pair in
             let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
             let offsetQ = b * tq * width + h * headDim, offsetK = b * tk * width + h * headDim
             let probs = pp + pair * tq * tk, dScores = ds + pair * tq * tk, dOut = g + offsetQ
@@ -99,9 +99,15 @@ extension Gradients {
 extension Parallelism {
     /// Runs `body` for every (batch, head) pair across the workers with OpenBLAS held to one thread
     /// meanwhile (OpenBLAS must not run its own threads inside ours).
-    static func forEachHead(_ pairs: Int, _ body: (Int) -> Void) {
+    /// `work` is the largest m·n·k of the products inside `body`: OpenBLAS runs a product below 65536·4 single-threaded
+    /// by itself, so its thread count is only switched (which costs thread wake-ups) when a product could exceed that.
+    static func forEachHead(_ pairs: Int, work: Int, _ body: (Int) -> Void) {
         if workers <= 1 || pairs <= 1 {
             for pair in 0..<pairs { body(pair) }
+            return
+        }
+        if work < 65_536 * 4 {
+            forEachChunk(pairs, grain: 1) { range in for pair in range { body(pair) } }
             return
         }
         let previous = Int(openblas_get_num_threads())
