@@ -103,7 +103,7 @@ extension Tensor {
     private func unary(_ op: Op, _ f: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void) -> Tensor {
         let out = Storage(count: count)
         let px = data, po = out.pointer
-        Parallelism.forEachChunk(count, grain: 1 << 14) { r in f(px, po, r) }
+        Parallelism.forEachChunk(count, grain: 1 << 16) { r in f(px, po, r) }
         return .result(shape, out, op, [self])
     }
 

@@ -162,7 +162,7 @@ enum Gradients {
     @inline(__always)
     private static func unaryRule(_ d: InputGradients, _ n: Int, _ f: (Int) -> Float) {
         guard let da = d[0] else { return }
-        Parallelism.forEachChunk(n, grain: 1 << 14) { r in for i in r { da[i] += f(i) } }
+        Parallelism.forEachChunk(n, grain: 1 << 16) { r in for i in r { da[i] += f(i) } }
     }
 
     /// Gradients of C = op(A)·op(B), accumulated with beta = 1 (so a shared B sums over the batch).

@@ -12,7 +12,7 @@ public enum Parallelism {
 
     /// Runs `body` over `0..<count` in contiguous chunks, in parallel when the work is large enough.
     @inline(__always)
-    public static func forEachChunk(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+    public static func forEachChunk(_ count: Int, grain: Int = 1 << 17, _ body: (Range<Int>) -> Void) {
         // Up to four chunks per worker, handed out dynamically: a worker that is descheduled (a busy machine)
         // then delays only its current chunk, not a fixed half of the work.
         let chunks = workers <= 1 ? 1 : min(workers * 4, max(1, count / grain))
