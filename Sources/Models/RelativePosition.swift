@@ -1,3 +1,4 @@
+import Foundation
 import TensorEngine
 
 /// T5's relative-position buckets: exact buckets for small distances, logarithmic ones up to
@@ -64,5 +65,3 @@ public struct RelativePositionBias {
         embedding(table, indices: buckets, indexShape: [queryLength, keyLength]).permuted([2, 0, 1])
     }
 }
-
-import Foundation

@@ -1,3 +1,4 @@
+import Foundation
 import CBLAS
 import Dispatch
 
@@ -35,5 +36,3 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A Float32 tensor: contiguous row-major storage plus a shape, and — when it was computed from tensors
 /// that require gradients — the node that records how, for reverse-mode differentiation.
 ///
@@ -76,5 +78,3 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape): [\(preview)\(count > 8 ? ", …" : "")])"
     }
 }
-
-import Foundation
