@@ -17,7 +17,7 @@ run: build
 test:
 	@scripts/install-deps.sh test
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
-	$(SWIFT) test $(TEST_FLAGS) --skip-build
+	scripts/run-tests.sh $(TEST_FLAGS) --skip-build
 
 # Engine benchmark: one T5 block forward+backward, ours vs PyTorch in the same run.
 bench-engine:

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the already-built test bundle and ends with one plain "N passed, M failed" line (XCTest's own summary is
+# followed by Swift Testing's "0 tests" line, which would otherwise be the last word on the run).
+set -uo pipefail
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift test "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -1)
+total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+if [[ -z "$summary" ]]; then
+  echo "0 passed, 0 failed"
+  echo "no XCTest summary found: the test bundle did not run" >&2
+  exit 1
+fi
+echo "$((total - failed)) passed, $failed failed"
+exit "$status"
