@@ -31,10 +31,10 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "MSCCore"),
-        .target(name: "Metrics"),
-        .target(name: "Catalog", dependencies: ["CSQLite"]),
+        .target(name: "Metrics", dependencies: ["MSCCore"]),
+        .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
         .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
-        .target(name: "SafeTensors"),
+        .target(name: "SafeTensors", dependencies: ["MSCCore"]),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
         .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors"]),

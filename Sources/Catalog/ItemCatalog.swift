@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import MSCCore
 
 /// The SQLite item catalog shared by the trainer (writes items at `prepare`, codes after quantization) and the server
 /// (opens it read-only and resolves items by external id). One connection, serialised by a lock, so one instance may
@@ -239,29 +240,9 @@ public final class ItemCatalog: @unchecked Sendable {
     /// Sorted keys, so identical attributes give identical bytes. Hand-written: JSONSerialization is the bottleneck
     /// when a million items are inserted.
     static func encodeAttributes(_ attributes: [String: String]) -> String {
-        "{" + attributes.sorted { $0.key < $1.key }.map { quoted($0.key) + ":" + quoted($0.value) }.joined(separator: ",") + "}"
+        "{" + attributes.sorted { $0.key < $1.key }.map { jsonQuoted($0.key) + ":" + jsonQuoted($0.value) }.joined(separator: ",") + "}"
     }
 
-    private static func quoted(_ text: String) -> String {
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return "\"" + text + "\""
-        }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 
     static func decodeAttributes(_ text: String) -> [String: String] {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] ?? [:]

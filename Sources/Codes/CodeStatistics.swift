@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import MSCCore
 
 /// Per modality and level: how well the codes use their codebooks, and how often items collide.
 public struct CodeStatistics: Sendable, Equatable {
@@ -83,13 +84,13 @@ public struct CodeStatistics: Sendable, Equatable {
             ("max_collision_group", "\(maxCollisionGroup)"),
         ]
         fields.append(("reconstruction_error", reconstructionError.map(list) ?? "null"))
-        fields.append(("source", jsonString(source)))
-        return "{" + fields.map { "\(jsonString($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+        fields.append(("source", jsonQuoted(source)))
+        return "{" + fields.map { "\(jsonQuoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
     }
 
     /// `{"<modality>": {...}, ...}` in the given order.
     public static func json(_ all: [CodeStatistics]) -> String {
-        "{\n" + all.map { "  \(jsonString($0.modality)): \($0.json())" }.joined(separator: ",\n") + "\n}"
+        "{\n" + all.map { "  \(jsonQuoted($0.modality)): \($0.json())" }.joined(separator: ",\n") + "\n}"
     }
 
     /// A human-readable table: one row per level, then the collision figures.
@@ -109,18 +110,3 @@ public struct CodeStatistics: Sendable, Equatable {
     }
 }
 
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}

@@ -2,6 +2,7 @@ import Catalog
 import Datasets
 import Foundation
 import SafeTensors
+import MSCCore
 
 /// One `mscgrec-trainer quantize` run: inputs → codes with a collision level → catalog, codes file, prefix tree.
 public struct QuantizeRequest: Sendable {
@@ -135,8 +136,8 @@ public enum QuantizePipeline {
         try catalog.write(codes: codes)
         let statistics = CodeStatistics(codes: codes, hasCollisionLevel: true, reconstructionError: reconstructionError)
         let seconds = Double((clock.now - start).components.attoseconds) * 1e-18 + Double((clock.now - start).components.seconds)
-        let report = "{\n  \"modality\": \(jsonString(request.modality)),\n  \"source\": \(jsonString(source)),\n"
-            + "  \"seconds\": \(seconds),\n  \"notes\": [" + notes.map(jsonString).joined(separator: ", ") + "],\n"
+        let report = "{\n  \"modality\": \(jsonQuoted(request.modality)),\n  \"source\": \(jsonQuoted(source)),\n"
+            + "  \"seconds\": \(seconds),\n  \"notes\": [" + notes.map { jsonQuoted($0) }.joined(separator: ", ") + "],\n"
             + "  \"statistics\": \(statistics.json())\n}\n"
         try writeAtomically(Data(report.utf8), to: CodesDirectory.reportURL(work, modality: request.modality))
         progress("wrote \(CodesDirectory.directory(work).path)/\(request.modality).{codes,tree,quantize.json} and the catalog's codes")

@@ -139,7 +139,7 @@ public enum DatasetPreparation {
         json.add("items_merged_by_image", report.itemsMergedByImage)
         json.add("k_core_passes", report.kCoreRounds)
         json.addRaw("stats", stats.json())
-        json.addRaw("notes", "[" + notes.map(jsonQuote).joined(separator: ", ") + "]")
+        json.addRaw("notes", "[" + notes.map(jsonQuoted).joined(separator: ", ") + "]")
         return json.finish(pretty: true) + "\n"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MSCCore
 
 /// SplitMix64: tiny, fast, and identical on every platform, so a seed always gives the same dataset.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
@@ -215,7 +216,7 @@ public struct SyntheticCatalog {
             out.append("{")
             for index in 0..<items.count {
                 out.append(index == 0 ? "\n\"\(index)\": {" : ",\n\"\(index)\": {")
-                out.append(fields(ofItem: index).map { "\(jsonQuote($0.0)): \(jsonQuote($0.1))" }.joined(separator: ", "))
+                out.append(fields(ofItem: index).map { "\(jsonQuoted($0.0)): \(jsonQuoted($0.1))" }.joined(separator: ", "))
                 out.append("}")
                 try out.flushIfLarge()
             }

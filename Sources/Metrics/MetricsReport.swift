@@ -1,4 +1,5 @@
 import Foundation
+import MSCCore
 
 /// One evaluation result: metric values under their exact JSON keys (`"recall@10"`, `"ndcg@5"`, ...), the number
 /// of evaluated users and the split (`"validation"` or `"test"`). Keys keep their order so files diff cleanly.
@@ -80,18 +81,3 @@ func jsonNumber(_ value: Double) -> String {
     value.isFinite ? "\(value)" : "null"
 }
 
-func jsonQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}

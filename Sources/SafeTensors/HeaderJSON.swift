@@ -1,3 +1,4 @@
+import MSCCore
 // A small JSON reader/writer for the safetensors header.
 // Own parser rather than JSONSerialization because the format needs things it hides:
 // duplicate keys must be detected, and offsets must be exact integers (no silent Double rounding).
@@ -215,22 +216,3 @@ struct JSONParser {
     }
 }
 
-/// Encodes a string as a JSON string literal. Non-ASCII text stays raw UTF-8 (valid JSON);
-/// only the characters JSON forbids are escaped, so output is deterministic.
-func jsonQuoted(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
-}

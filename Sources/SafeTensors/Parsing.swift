@@ -1,6 +1,7 @@
 // Reading: every number in the header is checked before it is used, so a hostile or damaged file
 // yields a SafeTensorsError, never a crash or an out-of-bounds read.
 import Foundation
+import MSCCore
 
 extension SafeTensors {
     /// Same limit as the reference implementation; real headers are at most a few MB.

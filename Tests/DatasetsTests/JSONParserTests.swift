@@ -1,4 +1,5 @@
 import XCTest
+import MSCCore
 
 @testable import Datasets
 
@@ -43,7 +44,7 @@ final class JSONParserTests: XCTestCase {
 
     func testQuotingRoundTrips() throws {
         for text in ["plain", "", "quote \" backslash \\ slash /", "tab\tnewline\n\u{1}\u{1F}", "é – 😀"] {
-            XCTAssertEqual(try parse(jsonQuote(text)).string, text)
+            XCTAssertEqual(try parse(jsonQuoted(text)).string, text)
         }
     }
 
