@@ -47,20 +47,7 @@ public enum KMeans {
                     for r in rows { near[r] = squaredDistance(x.row(r), centroids.row(0), d) }
                 }
                 for c in 1..<k {
-                    var total = 0.0
-                    for r in 0..<n { total += Double(near[r]) }
-                    var pick = n - 1
-                    if total > 0 {
-                        let target = Double(rng.next() >> 11) * 0x1p-53 * total
-                        var running = 0.0
-                        for r in 0..<n where near[r] > 0 {
-                            running += Double(near[r])
-                            pick = r
-                            if running > target { break }
-                        }
-                    } else {
-                        pick = rng.index(n)
-                    }
+                    let pick = drawProportional(to: near, count: n, rng: &rng)
                     let center = centroids.row(c)
                     center.update(from: x.row(pick), count: d)
                     for j in 0..<c { centerGap[j] = squaredDistance(center, centroids.row(j), d) }
@@ -79,6 +66,22 @@ public enum KMeans {
         return centroids
     }
 
+    /// k-means++'s D² draw: row r with probability near[r] / Σ near (uniform when every distance is 0). Shared by the
+    /// pruned seeding and its reference, which differ only in how `near` is kept up to date.
+    static func drawProportional(to near: UnsafePointer<Float>, count n: Int, rng: inout SeededGenerator) -> Int {
+        var total = 0.0
+        for r in 0..<n { total += Double(near[r]) }
+        guard total > 0 else { return rng.index(n) }
+        let target = Double(rng.next() >> 11) * 0x1p-53 * total
+        var running = 0.0, pick = n - 1
+        for r in 0..<n where near[r] > 0 {
+            running += Double(near[r])
+            pick = r
+            if running > target { break }
+        }
+        return pick
+    }
+
     /// Reference seeding without the triangle-inequality pruning (plain loops): the same draws must give the
     /// same centroids, which the tests check.
     static func plusPlusSeedsReference(_ x: FloatMatrix, clusters k: Int, rng: inout SeededGenerator) -> FloatMatrix {
@@ -87,19 +90,7 @@ public enum KMeans {
         centroids.row(0).update(from: x.row(rng.index(n)), count: d)
         var near = (0..<n).map { squaredDistance(x.row($0), centroids.row(0), d) }
         for c in 1..<k {
-            let total = near.reduce(0.0) { $0 + Double($1) }
-            var pick = n - 1
-            if total > 0 {
-                let target = Double(rng.next() >> 11) * 0x1p-53 * total
-                var running = 0.0
-                for r in 0..<n where near[r] > 0 {
-                    running += Double(near[r])
-                    pick = r
-                    if running > target { break }
-                }
-            } else {
-                pick = rng.index(n)
-            }
+            let pick = near.withUnsafeBufferPointer { drawProportional(to: $0.baseAddress!, count: n, rng: &rng) }
             centroids.row(c).update(from: x.row(pick), count: d)
             for r in 0..<n { near[r] = min(near[r], squaredDistance(x.row(r), centroids.row(c), d)) }
         }
