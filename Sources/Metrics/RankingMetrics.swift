@@ -115,9 +115,15 @@ public enum Ranking {
         let targetScore = scores[target].isNaN ? -Float.infinity : scores[target]
         var better = 0
         var tied = 0
-        for index in scores.indices where index != target && !excluded.contains(index) {
+        // Count over every item, then take the excluded ones back out: O(n + |excluded|), no hashing per item.
+        for index in scores.indices {
             let score = scores[index].isNaN ? -Float.infinity : scores[index]
             if score > targetScore { better += 1 } else if score == targetScore { tied += 1 }
+        }
+        tied -= 1  // the target itself
+        for index in excluded where index != target && scores.indices.contains(index) {
+            let score = scores[index].isNaN ? -Float.infinity : scores[index]
+            if score > targetScore { better -= 1 } else if score == targetScore { tied -= 1 }
         }
         switch ties {
         case .pessimistic: return better + tied + 1

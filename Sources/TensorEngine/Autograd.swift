@@ -48,8 +48,9 @@ extension Tensor {
         return Tensor(shape: shape, storage: storage, node: nil)
     }
 
-    /// Accumulates d(self)/d(leaf) into every leaf's `grad`, seeded with `seed` (ones for a scalar loss).
-    public func backward(seed: Tensor? = nil) {
+    /// Accumulates d(self)/d(leaf) into every leaf's `grad`, or into `sink` when given (leaves untouched, so shards
+    /// of one batch can run backward at once over shared parameters), seeded with `seed` (ones for a scalar loss).
+    public func backward(seed: Tensor? = nil, into sink: GradientSink? = nil) {
         precondition(requiresGrad, "backward() on a tensor that does not require grad")
         if let seed { precondition(seed.shape == shape, "seed shape \(seed.shape) != output shape \(shape)") }
         let order = topologicalOrder()
@@ -60,7 +61,7 @@ extension Tensor {
         for tensor in order.reversed() {
             guard let dOut = pending.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
             guard let node = tensor.node else {
-                tensor.accumulateGrad(dOut)
+                if let sink { sink.accumulate(dOut, for: tensor) } else { tensor.accumulateGrad(dOut) }
                 continue
             }
             let gradients = InputGradients(inputs: node.inputs, pending: pending)
@@ -69,7 +70,7 @@ extension Tensor {
         }
     }
 
-    private func accumulateGrad(_ dOut: Storage) {
+    fileprivate func accumulateGrad(_ dOut: Storage) {
         if let grad {
             let g = grad.data
             for i in 0..<count { g[i] += dOut.pointer[i] }
@@ -92,6 +93,37 @@ extension Tensor {
             }
         }
         return order
+    }
+}
+
+/// Leaf gradients of one backward pass kept apart from `Tensor.grad`: each data-parallel shard fills its own sink
+/// on its own thread, then the training thread adds the sinks into the parameters with `addGradients(_:into:)`.
+public final class GradientSink {
+    private var gradients: [ObjectIdentifier: Storage] = [:]
+
+    public init() {}
+
+    func accumulate(_ dOut: Storage, for leaf: Tensor) {
+        let key = ObjectIdentifier(leaf)
+        if let existing = gradients[key] {
+            for i in 0..<dOut.count { existing.pointer[i] += dOut.pointer[i] }
+        } else {
+            gradients[key] = dOut
+        }
+    }
+
+    /// The gradient collected for `leaf`, if the pass reached it.
+    public func gradient(of leaf: Tensor) -> Tensor? {
+        gradients[ObjectIdentifier(leaf)].map { Tensor(shape: leaf.shape, storage: $0, node: nil) }
+    }
+}
+
+/// Adds every sink's gradients into the leaves' `grad`, in sink order (so a run is reproducible).
+public func addGradients(_ sinks: [GradientSink], into leaves: [Tensor]) {
+    for sink in sinks {
+        for leaf in leaves {
+            if let gradient = sink.gradient(of: leaf) { leaf.accumulateGrad(gradient.storage) }
+        }
     }
 }
 

@@ -102,7 +102,7 @@ extension Parallelism {
     /// `work` is the largest m·n·k of the products inside `body`: OpenBLAS runs a product below 65536·4 single-threaded
     /// by itself, so its thread count is only switched (which costs thread wake-ups) when a product could exceed that.
     static func forEachHead(_ pairs: Int, work: Int, _ body: (Int) -> Void) {
-        if workers <= 1 || pairs <= 1 {
+        if availableWorkers <= 1 || pairs <= 1 {
             for pair in 0..<pairs { body(pair) }
             return
         }

@@ -197,7 +197,7 @@ enum Gradients {
     private static func normBackward(x: Tensor, weight: Tensor, means: [Float]?, rstds: [Float], g: UnsafePointer<Float>,
                                      dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
         let dim = x.lastDim, rows = x.rows, px = x.data, w = weight.data
-        let chunks = max(1, min(Parallelism.workers, rows / 64))
+        let chunks = max(1, min(Parallelism.availableWorkers, rows / 64))
         let partials = Storage(zeros: chunks * 2 * dim)     // per chunk: dw then db
         let chunkSize = (rows + chunks - 1) / chunks
         Parallelism.forEachChunk(chunks, grain: 1) { chunkRange in

@@ -11,11 +11,40 @@ public enum Parallelism {
     /// requests or shards (the server): nested BLAS threads only contend for the same cores.
     public static func setBLASThreads(_ count: Int) { openblas_set_num_threads(Int32(max(1, count))) }
 
+    /// True on a thread that is itself one of `forEachShard`'s workers: the cores are already busy, so loops
+    /// nested inside a shard run inline instead of fanning out again.
+    @TaskLocal static var insideShard = false
+
+    /// Workers available to a loop started here: `workers`, or 1 inside a shard.
+    static var availableWorkers: Int { insideShard ? 1 : workers }
+
+    /// Runs `body(shard)` for `0..<count` at once, one thread each, with OpenBLAS held to one thread and the engine's
+    /// own loops inline inside each shard: data parallelism for batches whose single ops are too small to split well
+    /// (SASRec at d = 64). Grad mode is carried into the shards. Call from one thread at a time (OpenBLAS's thread
+    /// count is process-wide).
+    public static func forEachShard(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 1, !insideShard else { for shard in 0..<count { body(shard) }; return }
+        let blasThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(blasThreads) }
+        let recordsGraph = GradMode.isEnabled
+        withoutActuallyEscaping(body) { escapable in
+            let shared = UncheckedSendable(escapable)
+            DispatchQueue.concurrentPerform(iterations: count) { shard in
+                $insideShard.withValue(true) {
+                    GradMode.$isEnabled.withValue(recordsGraph) { shared.value(shard) }
+                }
+            }
+        }
+    }
+
     /// Runs `body` over `0..<count` in contiguous chunks, in parallel when the work is large enough.
     @inline(__always)
     public static func forEachChunk(_ count: Int, grain: Int = 1 << 17, _ body: (Range<Int>) -> Void) {
         // Up to four chunks per worker, handed out dynamically: a worker that is descheduled (a busy machine)
         // then delays only its current chunk, not a fixed half of the work.
+        if count < 2 * grain { body(0..<count); return }
+        let workers = availableWorkers
         let chunks = workers <= 1 ? 1 : min(workers * 4, max(1, count / grain))
         if chunks <= 1 { body(0..<count); return }
         let size = (count + chunks - 1) / chunks

@@ -58,14 +58,14 @@ public final class SASRecTrainer {
         let model = SASRec(config, seed: options.seed)
         let optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         var rng = SeededGenerator(seed: options.seed &+ 1)
-        let dropout = DropoutContext(rate: config.dropout, seed: options.seed &+ 2)
+        let dropouts = dropoutContexts()
         let users = SequenceBatches.trainableUsers(dataset)
         var best: (epoch: Int, ndcg: Double, weights: [[Float]], validation: RankingMetrics)?
         var reports: [SASRecEpochReport] = []
         for epoch in 1...options.epochs {
             let start = Date()
             let order = rng.permutation(users.count).map { users[$0] }
-            let meanLoss = trainEpoch(model, optimizer, order: order, dropout: dropout, rng: &rng)
+            let meanLoss = trainEpoch(model, optimizer, order: order, dropouts: dropouts, rng: &rng)
             let trainSeconds = Date().timeIntervalSince(start)
             let validation = evaluate(model, split: .validation)
             let ndcg = validation.ndcg(at: 10)
@@ -86,25 +86,49 @@ public final class SASRecTrainer {
                                     test: evaluate(model, split: .test), epochs: reports)
     }
 
-    /// One pass over `order` (user indices) in mini-batches; returns the mean batch loss.
-    func trainEpoch(_ model: SASRec, _ optimizer: AdamW, order: [Int], dropout: DropoutContext, rng: inout SeededGenerator) -> Double {
+    /// One pass over `order` (user indices) in mini-batches; returns the mean batch loss. Each batch is split into
+    /// one shard per worker that runs forward and backward on its own thread (single-threaded BLAS inside); a
+    /// shard's loss is weighted by its share of the batch's targets, so the summed gradient is the whole batch's.
+    func trainEpoch(_ model: SASRec, _ optimizer: AdamW, order: [Int], dropouts: [DropoutContext], rng: inout SeededGenerator) -> Double {
         var lossSum = 0.0, batches = 0
         for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
             let batch = SequenceBatches.training(dataset, users: order[batchStart..<min(order.count, batchStart + options.batchSize)],
                                                  length: config.maxLength)
-            optimizer.zeroGrad()
-            let h = model.hidden(ids: batch.ids, batch: batch.size, dropout: dropout)
-            let loss: Tensor
-            switch config.loss {
-            case .ce: loss = model.crossEntropyLoss(hidden: h, targets: batch.targets)
-            case .bce: loss = model.binaryCrossEntropyLoss(hidden: h, targets: batch.targets, negatives: sampleNegatives(batch.targets, &rng))
+            let negatives = config.loss == .bce ? sampleNegatives(batch, &rng) : []
+            let shards = batch.shardRanges(dropouts.count)
+            let totalTargets = Float(batch.targets.reduce(0) { $1 != 0 ? $0 + 1 : $0 })
+            let sinks = shards.map { _ in GradientSink() }
+            var shardLosses = [Double](repeating: 0, count: shards.count)
+            shardLosses.withUnsafeMutableBufferPointer { losses in
+                Parallelism.forEachShard(shards.count) { s in
+                    let part = batch.rows(shards[s])
+                    let targets = Float(part.targets.reduce(0) { $1 != 0 ? $0 + 1 : $0 })
+                    guard targets > 0 else { return }
+                    let h = model.hidden(ids: part.ids, batch: part.size, dropout: dropouts[s])
+                    let loss: Tensor
+                    switch config.loss {
+                    case .ce: loss = model.crossEntropyLoss(hidden: h, targets: part.targets)
+                    case .bce:
+                        let span = shards[s].lowerBound * batch.length..<shards[s].upperBound * batch.length
+                        loss = model.binaryCrossEntropyLoss(hidden: h, targets: part.targets, negatives: Array(negatives[span]))
+                    }
+                    let weighted = loss * (targets / totalTargets)
+                    weighted.backward(into: sinks[s])
+                    losses[s] = Double(weighted.item)
+                }
             }
-            loss.backward()
+            optimizer.zeroGrad()
+            addGradients(sinks, into: model.parameters)
             optimizer.step()
-            lossSum += Double(loss.item)
+            lossSum += shardLosses.reduce(0, +)
             batches += 1
         }
         return lossSum / Double(max(batches, 1))
+    }
+
+    /// One dropout stream per data-parallel shard (a run is reproducible for a given worker count).
+    private func dropoutContexts() -> [DropoutContext] {
+        (0..<max(1, Parallelism.workers)).map { DropoutContext(rate: config.dropout, seed: options.seed &+ 2 &+ UInt64($0) &* 7919) }
     }
 
     /// Seconds per training epoch (no evaluation) of a fresh model: the speed benchmark's measurement.
@@ -112,11 +136,11 @@ public final class SASRecTrainer {
         let model = SASRec(config, seed: options.seed)
         let optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         var rng = SeededGenerator(seed: options.seed &+ 1)
-        let dropout = DropoutContext(rate: config.dropout, seed: options.seed &+ 2)
+        let dropouts = dropoutContexts()
         let users = SequenceBatches.trainableUsers(dataset)
         return (0..<count).map { _ in
             let start = Date()
-            let loss = trainEpoch(model, optimizer, order: rng.permutation(users.count).map { users[$0] }, dropout: dropout, rng: &rng)
+            let loss = trainEpoch(model, optimizer, order: rng.permutation(users.count).map { users[$0] }, dropouts: dropouts, rng: &rng)
             return (Date().timeIntervalSince(start), loss)
         }
     }
@@ -138,7 +162,7 @@ public final class SASRecTrainer {
                 Parallelism.forEachChunk(chunk.count, grain: 16) { rows in
                     for row in rows {
                         let example = chunk[row], target = Int(example.target)
-                        let excluded = excludeHistory ? Set(example.history.map(Int.init)).subtracting([target]) : []
+                        let excluded = excludeHistory ? Set(priorItems(example, split).map(Int.init)) : []
                         out[row] = Ranking.rank(ofItem: target, scores: UnsafeBufferPointer(start: scores.data + row * n, count: n),
                                                 excluded: excluded)
                     }
@@ -149,14 +173,27 @@ public final class SASRecTrainer {
         return metrics
     }
 
-    /// One uniformly sampled negative per position with a target (never the target itself).
-    private func sampleNegatives(_ targets: [Int32], _ rng: inout SeededGenerator) -> [Int32] {
-        targets.map { target in
-            guard target != 0, config.items > 1 else { return 0 }
-            while true {
-                let candidate = Int32(rng.index(config.items) + 1)
-                if candidate != target { return candidate }
+    /// Every item the user interacted with before the held-out one (not only the truncated model input), which is
+    /// what `excludeHistory` removes from the ranking, as the published full-ranking protocols do.
+    private func priorItems(_ example: SequenceExample, _ split: Split) -> ArraySlice<Int32> {
+        dataset.sequences.sequence(ofUser: example.user).dropLast(split == .validation ? 2 : 1)
+    }
+
+    /// One negative per position with a target, uniform over the items the user never trained on (as in the original
+    /// SASRec); a user who has seen every item falls back to "any item but the target".
+    func sampleNegatives(_ batch: PaddedBatch, _ rng: inout SeededGenerator) -> [Int32] {
+        var negatives = [Int32](repeating: 0, count: batch.targets.count)
+        for (row, user) in batch.users.enumerated() {
+            let seen = Set(dataset.trainingSequence(ofUser: user).map { $0 + 1 })
+            let avoid = seen.count < config.items ? seen : []
+            for position in row * batch.length..<(row + 1) * batch.length where batch.targets[position] != 0 {
+                let target = batch.targets[position]
+                guard config.items > 1 else { break }
+                var candidate: Int32
+                repeat { candidate = Int32(rng.index(config.items) + 1) } while candidate == target || avoid.contains(candidate)
+                negatives[position] = candidate
             }
         }
+        return negatives
     }
 }

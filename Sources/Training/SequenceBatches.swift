@@ -10,6 +10,20 @@ public struct PaddedBatch: Sendable {
     public var targets: [Int32]
 
     public var size: Int { users.count }
+
+    /// Rows `range` as a batch of their own (one data-parallel shard).
+    public func rows(_ range: Range<Int>) -> PaddedBatch {
+        let span = range.lowerBound * length..<range.upperBound * length
+        return PaddedBatch(users: Array(users[range]), length: length, ids: Array(ids[span]),
+                           targets: targets.isEmpty ? [] : Array(targets[span]))
+    }
+
+    /// Up to `shards` contiguous row ranges of near-equal size, none smaller than `minimumRows` (one range when the
+    /// batch is too small to be worth splitting).
+    public func shardRanges(_ shards: Int, minimumRows: Int = 32) -> [Range<Int>] {
+        let count = max(1, min(shards, size / max(1, minimumRows)))
+        return (0..<count).map { size * $0 / count..<size * ($0 + 1) / count }
+    }
 }
 
 public enum SequenceBatches {

@@ -58,6 +58,9 @@ final class RankingMetricsTests: XCTestCase {
         XCTAssertEqual(Ranking.rank(ofItem: 0, scores: scores), 4)
         XCTAssertEqual(Ranking.rank(ofItem: 0, scores: scores, ties: .optimistic), 2)
         XCTAssertEqual(Ranking.rank(ofItem: 0, scores: scores, excluded: [2]), 3)
+        // Excluding a better item, a tied item and the target itself (which never leaves the ranking).
+        XCTAssertEqual(Ranking.rank(ofItem: 0, scores: scores, excluded: [0, 1, 2]), 2)
+        XCTAssertEqual(Ranking.rank(ofItem: 3, scores: scores, excluded: [0, 1, 2, 4]), 1)
         XCTAssertEqual(Ranking.rank(ofItem: 1, scores: scores), 1)
         XCTAssertEqual(Ranking.rank(ofItem: 3, scores: scores), 5)
         // A model that scores everything equal must not look perfect.

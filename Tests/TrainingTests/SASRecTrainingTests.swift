@@ -2,7 +2,8 @@
 import Metrics
 import Models
 import MSCCore
-import Training
+import TensorEngine
+@testable import Training
 import XCTest
 
 final class SASRecTrainingTests: XCTestCase {
@@ -34,6 +35,51 @@ final class SASRecTrainingTests: XCTestCase {
         let training = dataset.trainingSequence(ofUser: 0).map { $0 + 1 }          // 3 items
         XCTAssertEqual(batch.ids, [0, 0, training[0], training[1]])
         XCTAssertEqual(batch.targets, [0, 0, training[1], training[2]])
+    }
+
+    /// An epoch split into two data-parallel shards per batch must move the weights as the unsplit epoch does
+    /// (no dropout, so the only difference is summation order).
+    func testShardedEpochMatchesTheSerialEpoch() throws {
+        let dataset = Self.ringDataset(items: 30, users: 90)
+        for loss in SASRecConfig.Loss.allCases {
+            let config = SASRecConfig(items: dataset.itemCount, dim: 16, layers: 2, heads: 2, maxLength: 8, dropout: 0, loss: loss)
+            var options = SASRecTrainingOptions()
+            options.batchSize = 64
+            let trainer = try SASRecTrainer(dataset: dataset, config: config, options: options)
+            let order = SequenceBatches.trainableUsers(dataset)
+            var finalWeights: [[Float]] = [], losses: [Double] = []
+            for shards in [1, 2] {
+                let model = SASRec(config, seed: 3)
+                let optimizer = AdamW(parameters: model.parameters, learningRate: 1e-2, weightDecay: 0)
+                var rng = SeededGenerator(seed: 9)
+                let dropouts = (0..<shards).map { DropoutContext(rate: 0, seed: UInt64($0)) }
+                losses.append(trainer.trainEpoch(model, optimizer, order: order, dropouts: dropouts, rng: &rng))
+                finalWeights.append(model.parameters.flatMap(\.scalars))
+            }
+            XCTAssertEqual(losses[0], losses[1], accuracy: 1e-5, "\(loss): epoch loss")
+            let largest = zip(finalWeights[0], finalWeights[1]).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThan(largest, 1e-4, "\(loss): weights after a sharded epoch differ by \(largest)")
+            XCTAssertNotEqual(finalWeights[0], SASRec(config, seed: 3).parameters.flatMap(\.scalars), "the epoch must train")
+        }
+    }
+
+    /// BCE negatives come from outside the user's training items, as in the original SASRec, and only where a
+    /// position has a target.
+    func testNegativesAvoidTheUsersItems() throws {
+        let dataset = Self.ringDataset(items: 30, users: 20)
+        let config = SASRecConfig(items: dataset.itemCount, dim: 8, layers: 1, heads: 1, maxLength: 8, loss: .bce)
+        let trainer = try SASRecTrainer(dataset: dataset, config: config, options: SASRecTrainingOptions())
+        let batch = SequenceBatches.training(dataset, users: ArraySlice(0..<20), length: 8)
+        var rng = SeededGenerator(seed: 1)
+        let negatives = trainer.sampleNegatives(batch, &rng)
+        for (row, user) in batch.users.enumerated() {
+            let seen = Set(dataset.trainingSequence(ofUser: user).map { $0 + 1 })
+            for position in row * 8..<(row + 1) * 8 {
+                if batch.targets[position] == 0 { XCTAssertEqual(negatives[position], 0); continue }
+                XCTAssertFalse(seen.contains(negatives[position]), "user \(user) drew its own item \(negatives[position])")
+                XCTAssertTrue((1...30).contains(negatives[position]))
+            }
+        }
     }
 
     func testBothLossesLearnTheRingFarAboveChance() throws {

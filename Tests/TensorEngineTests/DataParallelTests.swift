@@ -1,0 +1,70 @@
+import CBLAS
+@testable import TensorEngine
+import TestSupport
+import XCTest
+
+/// Data parallelism: shards of a batch run forward and backward at once over shared parameters.
+final class DataParallelTests: XCTestCase {
+    /// Two half-batch passes, each weighted by its share and collected in its own sink, add up to the gradient of
+    /// one pass over the whole batch — the identity sharded training relies on.
+    func testShardSinksAddUpToTheWholeBatchGradient() {
+        var rng = SeededGenerator(seed: 11)
+        let weight = Tensor.normal([6, 4], using: &rng).requiringGrad()
+        let bias = Tensor.normal([4], using: &rng).requiringGrad()
+        let inputs = Tensor.normal([10, 6], using: &rng)
+        func loss(_ x: Tensor) -> Tensor { x.linear(weight, bias: bias).tanh().square().mean(axis: 0).sum(axis: 0) }
+
+        loss(inputs).backward()
+        let whole = (weight.grad!.scalars, bias.grad!.scalars)
+        weight.grad = nil; bias.grad = nil
+
+        let shards = [0..<3, 3..<10]
+        let sinks = shards.map { _ in GradientSink() }
+        Parallelism.forEachShard(shards.count) { s in
+            let part = inputs.slice(axis: 0, start: shards[s].lowerBound, end: shards[s].upperBound)
+            (loss(part) * (Float(shards[s].count) / 10)).backward(into: sinks[s])
+        }
+        XCTAssertNil(weight.grad, "a pass into a sink must leave the parameters' grad alone")
+        addGradients(sinks, into: [weight, bias])
+        assertClose(weight.grad!, Tensor(shape: [6, 4], scalars: whole.0), "dweight", atol: 1e-6, rtol: 1e-5)
+        assertClose(bias.grad!, Tensor(shape: [4], scalars: whole.1), "dbias", atol: 1e-6, rtol: 1e-5)
+    }
+
+    /// Inside a shard the engine's loops run inline and OpenBLAS is held to one thread; both are restored after.
+    func testShardsRunNestedLoopsInlineAndRestoreBLASThreads() {
+        let savedWorkers = Parallelism.workers
+        defer { Parallelism.workers = savedWorkers; Parallelism.setBLASThreads(1) }
+        Parallelism.workers = 2
+        Parallelism.setBLASThreads(2)
+        var seen = [(inside: Bool, chunks: Int, blas: Int32)](repeating: (false, 0, 0), count: 2)
+        seen.withUnsafeMutableBufferPointer { out in
+            Parallelism.forEachShard(2) { shard in
+                var chunks = 0
+                Parallelism.forEachChunk(1 << 20, grain: 1) { _ in chunks += 1 }
+                out[shard] = (Parallelism.insideShard, chunks, openblas_get_num_threads())
+            }
+        }
+        for (shard, s) in seen.enumerated() {
+            XCTAssertTrue(s.inside, "shard \(shard)")
+            XCTAssertEqual(s.chunks, 1, "shard \(shard): a nested loop must not fan out again")
+            XCTAssertEqual(s.blas, 1, "shard \(shard): BLAS must be single-threaded inside a shard")
+        }
+        XCTAssertFalse(Parallelism.insideShard)
+        XCTAssertEqual(openblas_get_num_threads(), 2)
+        var outsideChunks = 0
+        Parallelism.forEachChunk(1 << 20, grain: 1 << 17) { _ in outsideChunks += 1 }
+        XCTAssertGreaterThan(outsideChunks, 1, "outside shards the loop must split again")
+    }
+
+    /// Grad mode follows the caller into the shards (evaluation inside `withoutGrad` records nothing there).
+    func testShardsInheritGradMode() {
+        let parameter = Tensor.filled([4], value: 1).requiringGrad()
+        var recorded = [true, true]
+        recorded.withUnsafeMutableBufferPointer { out in
+            withoutGrad {
+                Parallelism.forEachShard(2) { shard in out[shard] = (parameter * parameter).requiresGrad }
+            }
+        }
+        XCTAssertEqual(recorded, [false, false])
+    }
+}
