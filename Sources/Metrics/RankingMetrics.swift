@@ -113,13 +113,8 @@ public enum Ranking {
     ) -> Int {
         precondition(scores.indices.contains(target), "target \(target) outside \(scores.count) scores")
         let targetScore = scores[target].isNaN ? -Float.infinity : scores[target]
-        var better = 0
-        var tied = 0
         // Count over every item, then take the excluded ones back out: O(n + |excluded|), no hashing per item.
-        for index in scores.indices {
-            let score = scores[index].isNaN ? -Float.infinity : scores[index]
-            if score > targetScore { better += 1 } else if score == targetScore { tied += 1 }
-        }
+        var (better, tied) = targetScore.isFinite ? countFinite(scores, against: targetScore) : countAny(scores, against: targetScore)
         tied -= 1  // the target itself
         for index in excluded where index != target && scores.indices.contains(index) {
             let score = scores[index].isNaN ? -Float.infinity : scores[index]
@@ -129,6 +124,38 @@ public enum Ranking {
         case .pessimistic: return better + tied + 1
         case .optimistic: return better + 1
         }
+    }
+
+    /// Scores above and equal to `t`, NaN counting as −∞ (the reference for `countFinite`).
+    static func countAny(_ scores: UnsafeBufferPointer<Float>, against t: Float) -> (better: Int, tied: Int) {
+        var better = 0, tied = 0
+        for raw in scores {
+            let score = raw.isNaN ? -Float.infinity : raw
+            if score > t { better += 1 } else if score == t { tied += 1 }
+        }
+        return (better, tied)
+    }
+
+    /// The same counts for a finite `t`, eight lanes at a time: a NaN compares false both ways, so it already
+    /// counts as below a finite target, as −∞ would. This loop is the whole cost of full-ranking evaluation.
+    static func countFinite(_ scores: UnsafeBufferPointer<Float>, against t: Float) -> (better: Int, tied: Int) {
+        precondition(t.isFinite)
+        guard let base = scores.baseAddress else { return (0, 0) }
+        let n = scores.count, lanes = n / 8 * 8
+        var betterLanes = SIMD8<Int32>(), tiedLanes = SIMD8<Int32>()
+        let threshold = SIMD8<Float>(repeating: t), one = SIMD8<Int32>(repeating: 1), zero = SIMD8<Int32>()
+        var i = 0
+        while i < lanes {
+            let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self)
+            betterLanes &+= zero.replacing(with: one, where: v .> threshold)
+            tiedLanes &+= zero.replacing(with: one, where: v .== threshold)
+            i += 8
+        }
+        var better = Int(betterLanes.wrappedSum()), tied = Int(tiedLanes.wrappedSum())
+        for j in lanes..<n {
+            if base[j] > t { better += 1 } else if base[j] == t { tied += 1 }
+        }
+        return (better, tied)
     }
 
     /// Convenience over an array of scores.

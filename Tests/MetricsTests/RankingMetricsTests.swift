@@ -67,6 +67,29 @@ final class RankingMetricsTests: XCTestCase {
         XCTAssertEqual(Ranking.rank(ofItem: 2, scores: [Float](repeating: 0, count: 100)), 100)
     }
 
+    /// The eight-lane counting loop against the scalar reference: odd lengths, ties, NaN and infinities.
+    func testVectorCountsMatchTheScalarReference() {
+        var state: UInt64 = 7
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        for n in [0, 1, 7, 8, 9, 63, 1000, 12101] {
+            let scores: [Float] = (0..<n).map { _ in
+                switch next() % 20 {
+                case 0: return .nan
+                case 1: return .infinity
+                case 2: return -.infinity
+                default: return Float(next() % 50) / 10   // many exact ties
+                }
+            }
+            for t: Float in [0, 2.5, 4.9, -1, 100] {
+                scores.withUnsafeBufferPointer { buffer in
+                    let fast = Ranking.countFinite(buffer, against: t), reference = Ranking.countAny(buffer, against: t)
+                    XCTAssertEqual(fast.better, reference.better, "n \(n) t \(t)")
+                    XCTAssertEqual(fast.tied, reference.tied, "n \(n) t \(t)")
+                }
+            }
+        }
+    }
+
     func testNaNScoresRankLowest() {
         XCTAssertEqual(Ranking.rank(ofItem: 0, scores: [.nan, 0.1, -3]), 3)
         XCTAssertEqual(Ranking.rank(ofItem: 1, scores: [.nan, 0.1, -3]), 1)
