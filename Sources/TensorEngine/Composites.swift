@@ -20,8 +20,11 @@ extension Tensor {
         precondition(p >= 0 && p < 1, "dropout probability \(p) must be in [0, 1)")
         guard training && p > 0 else { return self }
         let keep = 1 / (1 - p)
-        let mask = Tensor(shape: shape, scalars: (0..<count).map { _ in rng.uniform() < p ? 0 : keep })
-        return self * mask
+        // Same draws as `rng.uniform() < p`, compared on the 24-bit integer scale (exact: a power-of-two rescale).
+        let threshold = p * 0x1p24
+        let mask = Storage(count: count)
+        for i in 0..<count { mask.pointer[i] = Float(rng.next() >> 40) < threshold ? 0 : keep }
+        return self * Tensor(shape: shape, storage: mask, node: nil)
     }
 }
 

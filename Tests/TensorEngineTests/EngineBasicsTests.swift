@@ -57,6 +57,12 @@ final class EngineBasicsTests: XCTestCase {
         XCTAssertEqual(Float(zeros) / 10000, 0.25, accuracy: 0.02)
         XCTAssertTrue(y1.scalars.allSatisfy { $0 == 0 || abs($0 - 1 / 0.75) < 1e-6 })
         XCTAssertEqual(x.dropout(0.25, training: false, using: &r1).scalars, x.scalars)
+        // The fast mask draws exactly what `uniform() < p` would.
+        for p: Float in [0.1, 0.25, 0.5, 0.3333] {
+            var fast = SeededGenerator(seed: 8), reference = SeededGenerator(seed: 8)
+            let expected = (0..<10000).map { _ in reference.uniform() < p ? 0 : 1 / (1 - p) }
+            XCTAssertEqual(x.dropout(p, training: true, using: &fast).scalars, expected, "p \(p)")
+        }
     }
 
     func testLearningRateSchedules() {
