@@ -62,6 +62,27 @@ public struct MetricsReport: Sendable, Equatable {
     }
 }
 
+extension MetricsReport {
+    /// A plain-text table for terminals: one row per report (its split), one column per metric of the first report,
+    /// four decimals, columns aligned.
+    public static func table(_ reports: [MetricsReport]) -> String {
+        guard let first = reports.first else { return "" }
+        let keys = first.values.map(\.key)
+        let header = ["split"] + keys + ["users"]
+        let rows = reports.map { report in
+            [report.split] + keys.map { key in report[key].map { String(format: "%.4f", $0) } ?? "-" } + ["\(report.users)"]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            zip(cells, widths).enumerated().map { column, pair in
+                column == 0 ? pair.0.padding(toLength: pair.1, withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: pair.1 - pair.0.count) + pair.0
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
 public enum MetricsReportError: Error, CustomStringConvertible, Equatable {
     case notAnObject
     case missingField(String)

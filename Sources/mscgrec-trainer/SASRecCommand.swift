@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Metrics
 import Models
 import SafeTensors
 import MSCCore
@@ -77,6 +78,7 @@ struct SASRecCommand: ParsableCommand {
         weights.metadata = ["config": String(decoding: try JSONEncoder().encode(config), as: UTF8.self), "best_epoch": "\(result.bestEpoch)"]
         try weights.write(to: outURL.appendingPathComponent("sasrec.safetensors"))
         print(result.test.report(split: "test").jsonString())
+        stderr(MetricsReport.table([result.validation.report(split: "validation"), result.test.report(split: "test")]))
         stderr("best epoch \(result.bestEpoch); test R@10 \(String(format: "%.4f", result.test.recall(at: 10))) N@10 \(String(format: "%.4f", result.test.ndcg(at: 10))); wrote \(outURL.path)")
     }
 }

@@ -116,6 +116,17 @@ final class RankingMetricsTests: XCTestCase {
 }
 
 final class MetricsReportTests: XCTestCase {
+
+    func testTableAlignsOneRowPerSplit() {
+        let validation = MetricsReport(values: [("recall@10", 0.12345), ("ndcg@10", 0.5)], users: 7, split: "validation")
+        let test = MetricsReport(values: [("recall@10", 0.1), ("ndcg@10", 0.04567)], users: 12, split: "test")
+        XCTAssertEqual(MetricsReport.table([validation, test]), """
+            split       recall@10  ndcg@10  users
+            validation     0.1235   0.5000      7
+            test           0.1000   0.0457     12
+            """)
+        XCTAssertEqual(MetricsReport.table([]), "")
+    }
     func testJSONHasTheExactKeysInOrder() throws {
         var m = RankingMetrics()
         for rank in [1, 3, 7, nil, 12] { m.add(rank: rank) }
