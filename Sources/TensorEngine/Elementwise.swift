@@ -52,14 +52,26 @@ func binaryKernel(_ kind: BinaryKind, _ a: Tensor, _ b: Tensor) -> (shape: [Int]
     }
     let sa = Shape.broadcastStrides(a.shape, to: shape), sb = Shape.broadcastStrides(b.shape, to: shape)
     forEachBroadcastRow(shape, sa, sb) { oa, ob, oo, n, ia, ib in
-        switch kind {
-        case .add: for j in 0..<n { po[oo + j] = pa[oa + j * ia] + pb[ob + j * ib] }
-        case .sub: for j in 0..<n { po[oo + j] = pa[oa + j * ia] - pb[ob + j * ib] }
-        case .mul: for j in 0..<n { po[oo + j] = pa[oa + j * ia] * pb[ob + j * ib] }
-        case .div: for j in 0..<n { po[oo + j] = pa[oa + j * ia] / pb[ob + j * ib] }
+        // Literal strides for the common rows (same shape, a broadcast scalar per row) let the inlined loop vectorise.
+        switch (ia, ib) {
+        case (1, 1): binaryRow(kind, po + oo, pa + oa, 1, pb + ob, 1, n)
+        case (1, 0): binaryRow(kind, po + oo, pa + oa, 1, pb + ob, 0, n)
+        case (0, 1): binaryRow(kind, po + oo, pa + oa, 0, pb + ob, 1, n)
+        default: binaryRow(kind, po + oo, pa + oa, ia, pb + ob, ib, n)
         }
     }
     return (shape, out)
+}
+
+@inline(__always)
+private func binaryRow(_ kind: BinaryKind, _ o: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ ia: Int,
+                       _ b: UnsafeMutablePointer<Float>, _ ib: Int, _ n: Int) {
+    switch kind {
+    case .add: for j in 0..<n { o[j] = a[j * ia] + b[j * ib] }
+    case .sub: for j in 0..<n { o[j] = a[j * ia] - b[j * ib] }
+    case .mul: for j in 0..<n { o[j] = a[j * ia] * b[j * ib] }
+    case .div: for j in 0..<n { o[j] = a[j * ia] / b[j * ib] }
+    }
 }
 
 /// Adds `source` (shape `from`) into `target` (shape `to`, which broadcasts to `from`), summing over
@@ -74,10 +86,20 @@ func accumulateReduced(_ source: UnsafePointer<Float>, from: [Int], into target:
     let st = Shape.broadcastStrides(to, to: from)
     let sf = factor.map { Shape.broadcastStrides($0.shape, to: from) } ?? [Int](repeating: 0, count: from.count)
     forEachBroadcastRow(from, st, sf) { ot, of, os, n, it, inf in
-        if let f = factor?.pointer {
-            for j in 0..<n { target[ot + j * it] += scale * source[os + j] * f[of + j * inf] }
-        } else {
-            for j in 0..<n { target[ot + j * it] += scale * source[os + j] }
+        // Unit and zero strides get their own loops: the compiler vectorises those, not the general strided one.
+        let t = target + ot, src = source + os
+        switch (factor?.pointer, it, inf) {
+        case (nil, 1, _): for j in 0..<n { t[j] += scale * src[j] }
+        case (nil, 0, _):
+            var sum: Float = 0
+            for j in 0..<n { sum += src[j] }
+            t[0] += scale * sum
+        case (let f?, 1, 1): for j in 0..<n { t[j] += scale * src[j] * f[of + j] }
+        case (let f?, 1, 0):
+            let c = scale * f[of]
+            for j in 0..<n { t[j] += c * src[j] }
+        case (let f?, _, _): for j in 0..<n { t[j * it] += scale * src[j] * f[of + j * inf] }
+        case (nil, _, _): for j in 0..<n { t[j * it] += scale * src[j] }
         }
     }
 }

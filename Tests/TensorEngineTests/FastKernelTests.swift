@@ -5,6 +5,33 @@ import XCTest
 
 /// Each fast kernel against the plain reference it replaces.
 final class FastKernelTests: XCTestCase {
+    /// Broadcasting binary ops (unit-stride, row-scalar and general rows) against a naive loop over output indices.
+    func testBroadcastBinaryOpsMatchTheIndexLoop() {
+        var rng = SeededGenerator(seed: 21)
+        let pairs: [([Int], [Int])] = [([2, 3, 4], [2, 3, 4]), ([2, 3, 4], [2, 3, 1]), ([2, 3, 1], [2, 3, 4]),
+                                       ([4], [2, 3, 4]), ([2, 1, 4], [3, 1]), ([3, 1], [1, 5]), ([2, 3, 4], [])]
+        for (shapeA, shapeB) in pairs {
+            let a = Tensor.normal(shapeA, using: &rng), b = Tensor.uniform(shapeB, low: 0.5, high: 2, using: &rng)
+            let shape = Shape.broadcast(shapeA, shapeB)!
+            let sa = Shape.broadcastStrides(shapeA, to: shape), sb = Shape.broadcastStrides(shapeB, to: shape)
+            for (name, op, f) in [("add", { $0 + $1 }, { $0 + $1 }), ("sub", { $0 - $1 }, { $0 - $1 }),
+                                  ("mul", { $0 * $1 }, { $0 * $1 }), ("div", { $0 / $1 }, { $0 / $1 })]
+                as [(String, (Tensor, Tensor) -> Tensor, (Float, Float) -> Float)] {
+                let out = op(a, b)
+                XCTAssertEqual(out.shape, shape)
+                for flat in 0..<out.count {
+                    var rest = flat, offsetA = 0, offsetB = 0
+                    for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+                        let index = rest % shape[axis]
+                        rest /= shape[axis]
+                        offsetA += index * sa[axis]; offsetB += index * sb[axis]
+                    }
+                    XCTAssertEqual(out[flat: flat], f(a[flat: offsetA], b[flat: offsetB]), "\(name) \(shapeA) \(shapeB) at \(flat)")
+                }
+            }
+        }
+    }
+
     func testFastExpIsWithinThreeUlpOfLibm() {
         var worst: Float = 0
         for i in 0...200_000 {

@@ -48,6 +48,9 @@ final class FiniteDifferenceTests: XCTestCase {
         check("sub", [randn([2, 3, 4]), randn([4])]) { $0[0] - $0[1] }
         check("mul", [randn([2, 1, 4]), randn([3, 1])]) { $0[0] * $0[1] }
         check("div", [randn([2, 3, 4]), positive([1, 3, 1])]) { $0[0] / $0[1] }
+        check("row-scalar mul", [randn([2, 3, 1]), randn([2, 3, 4])]) { $0[0] * $0[1] }
+        check("row-scalar add", [randn([2, 3, 4]), randn([2, 3, 1])]) { $0[0] + $0[1] }
+        check("leading-broadcast div", [randn([4]), positive([2, 3, 4])]) { $0[0] / $0[1] }
         check("self-mul", [randn([3, 4])]) { $0[0] * $0[0] }
         check("affine", [randn([3, 4])]) { $0[0] * 2.5 + 1 }
     }
