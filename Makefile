@@ -33,12 +33,14 @@ bench-http:
 	cd Benchmarks/HTTPBench && $(SWIFT) build -c release --product http-bench
 	Benchmarks/HTTPBench/.build/release/http-bench --ours Benchmarks/HTTPBench/OurServer/.build/release/our-server
 
-# SASRec seconds per training epoch on Amazon 2014 Beauty, ours vs the PyTorch reference (same data, config, threads).
+# SASRec seconds per training epoch on Amazon 2014 Beauty, ours vs the PyTorch reference (same data, config, threads):
+# CE and BCE on every core, BCE on one.
 bench-sasrec:
 	@scripts/install-deps.sh bench
 	$(SWIFT) build -c release --product mscgrec-bench
 	.build/release/mscgrec-bench sasrec --loss ce
 	.build/release/mscgrec-bench sasrec --loss bce
+	.build/release/mscgrec-bench sasrec --loss bce --threads 1
 
 # Item codes: RQ-k-means 3x256 on Beauty text and collaborative embeddings (CODES_COLLABORATIVE=<SASRec
 # item_embedding.safetensors>; default a random-projection stand-in) and on 1M synthetic 768-d items: time, peak memory,

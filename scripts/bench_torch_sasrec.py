@@ -5,7 +5,8 @@ Run:  python3 scripts/bench_torch_sasrec.py --data ../shared/datasets/amazon14-b
 Model and batches are sasrec_reference's (one training sequence per user: the last maxlen+1 items of the history
 without its last 2, left-padded). Each epoch shuffles the sequences, runs forward, loss, backward and an AdamW step
 (weight_decay 0, default betas) per batch of --batch; the last batch may be smaller. BCE negatives: one per
-position, uniform over the items other than that position's target (the user's other items may be drawn).
+position, uniform over the items other than that position's target (the user's other items may be drawn; the Swift
+side also avoids them, slightly more work on our side of the ratio).
 Prints one JSON line per epoch {"epoch", "seconds", "loss" (mean over batches), "sequences"} and a final
 {"median_epoch_seconds", ...} line. Epoch time covers batching, negative sampling and the optimizer step.
 """
