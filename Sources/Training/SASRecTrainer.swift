@@ -15,6 +15,9 @@ public struct SASRecTrainingOptions: Sendable, Codable {
     public var seed: UInt64 = 42
     /// Remove each user's history items from the ranking (off by default: the paper's full ranking keeps them).
     public var excludeHistory = false
+    /// Train on every training target (extra windows for histories longer than the model's), not only each user's
+    /// last window.
+    public var everyTarget = true
     public init() {}
 }
 
@@ -59,12 +62,12 @@ public final class SASRecTrainer {
         let optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         var rng = SeededGenerator(seed: options.seed &+ 1)
         let dropouts = dropoutContexts()
-        let users = SequenceBatches.trainableUsers(dataset)
+        let windows = SequenceBatches.trainingWindows(dataset, length: config.maxLength, everyTarget: options.everyTarget)
         var best: (epoch: Int, ndcg: Double, weights: [[Float]], validation: RankingMetrics)?
         var reports: [SASRecEpochReport] = []
         for epoch in 1...options.epochs {
             let start = Date()
-            let order = rng.permutation(users.count).map { users[$0] }
+            let order = rng.permutation(windows.count).map { windows[$0] }
             let meanLoss = trainEpoch(model, optimizer, order: order, dropouts: dropouts, rng: &rng)
             let trainSeconds = Date().timeIntervalSince(start)
             let validation = evaluate(model, split: .validation)
@@ -86,13 +89,13 @@ public final class SASRecTrainer {
                                     test: evaluate(model, split: .test), epochs: reports)
     }
 
-    /// One pass over `order` (user indices) in mini-batches; returns the mean batch loss. Each batch is split into
+    /// One pass over `order` (training windows) in mini-batches; returns the mean batch loss. Each batch is split into
     /// one shard per worker that runs forward and backward on its own thread (single-threaded BLAS inside); a
     /// shard's loss is weighted by its share of the batch's targets, so the summed gradient is the whole batch's.
-    func trainEpoch(_ model: SASRec, _ optimizer: AdamW, order: [Int], dropouts: [DropoutContext], rng: inout SeededGenerator) -> Double {
+    func trainEpoch(_ model: SASRec, _ optimizer: AdamW, order: [TrainingWindow], dropouts: [DropoutContext], rng: inout SeededGenerator) -> Double {
         var lossSum = 0.0, batches = 0
         for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
-            let batch = SequenceBatches.training(dataset, users: order[batchStart..<min(order.count, batchStart + options.batchSize)],
+            let batch = SequenceBatches.training(dataset, windows: order[batchStart..<min(order.count, batchStart + options.batchSize)],
                                                  length: config.maxLength)
             let negatives = config.loss == .bce ? sampleNegatives(batch, &rng) : []
             let shards = batch.shardRanges(dropouts.count)
@@ -137,10 +140,10 @@ public final class SASRecTrainer {
         let optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         var rng = SeededGenerator(seed: options.seed &+ 1)
         let dropouts = dropoutContexts()
-        let users = SequenceBatches.trainableUsers(dataset)
+        let windows = SequenceBatches.trainingWindows(dataset, length: config.maxLength, everyTarget: options.everyTarget)
         return (0..<count).map { _ in
             let start = Date()
-            let loss = trainEpoch(model, optimizer, order: rng.permutation(users.count).map { users[$0] }, dropouts: dropouts, rng: &rng)
+            let loss = trainEpoch(model, optimizer, order: rng.permutation(windows.count).map { windows[$0] }, dropouts: dropouts, rng: &rng)
             return (Date().timeIntervalSince(start), loss)
         }
     }

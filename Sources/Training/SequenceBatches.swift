@@ -26,19 +26,51 @@ public struct PaddedBatch: Sendable {
     }
 }
 
+/// One training row: the `length + 1` training items of `user` that end just before position `end` of its training
+/// sequence (fewer at the start of the sequence).
+public struct TrainingWindow: Sendable, Hashable {
+    public var user: Int
+    public var end: Int
+    public init(user: Int, end: Int) { self.user = user; self.end = end }
+}
+
 public enum SequenceBatches {
-    /// SASRec training rows: the last `length + 1` training items of each user; inputs all but the last,
-    /// targets all but the first (so every position predicts its next item).
-    public static func training(_ dataset: PreparedDataset, users: ArraySlice<Int>, length: Int) -> PaddedBatch {
-        var ids = [Int32](repeating: 0, count: users.count * length), targets = ids
-        for (row, user) in users.enumerated() {
-            let sequence = dataset.trainingSequence(ofUser: user).suffix(length + 1)
+    /// The rows of one training epoch. Each user's last window always; with `everyTarget`, also the windows before it,
+    /// stepping back `length` items at a time, so every training item is a target exactly once (a history longer
+    /// than the model's window would otherwise lose its early targets).
+    public static func trainingWindows(_ dataset: PreparedDataset, length: Int, everyTarget: Bool = true) -> [TrainingWindow] {
+        var windows: [TrainingWindow] = []
+        for user in 0..<dataset.userCount {
+            var end = dataset.trainingSequence(ofUser: user).count
+            guard end >= 2 else { continue }
+            repeat {
+                windows.append(TrainingWindow(user: user, end: end))
+                end -= length
+            } while everyTarget && end >= 2
+        }
+        return windows
+    }
+
+    /// SASRec training rows, one per window: inputs all but the window's last item, targets all but its first (so
+    /// every position predicts its next item).
+    public static func training(_ dataset: PreparedDataset, windows: ArraySlice<TrainingWindow>, length: Int) -> PaddedBatch {
+        var ids = [Int32](repeating: 0, count: windows.count * length), targets = ids
+        for (row, window) in windows.enumerated() {
+            let training = dataset.trainingSequence(ofUser: window.user)
+            let stop = training.startIndex + window.end
+            let sequence = training[max(training.startIndex, stop - length - 1)..<stop]
             let inputs = sequence.dropLast(), next = sequence.dropFirst()
             let offset = row * length + (length - inputs.count)
             for (j, item) in inputs.enumerated() { ids[offset + j] = item + 1 }
             for (j, item) in next.enumerated() { targets[offset + j] = item + 1 }
         }
-        return PaddedBatch(users: Array(users), length: length, ids: ids, targets: targets)
+        return PaddedBatch(users: windows.map(\.user), length: length, ids: ids, targets: targets)
+    }
+
+    /// Each user's last window (the most recent `length + 1` training items).
+    public static func training(_ dataset: PreparedDataset, users: ArraySlice<Int>, length: Int) -> PaddedBatch {
+        training(dataset, windows: ArraySlice(users.map { TrainingWindow(user: $0, end: dataset.trainingSequence(ofUser: $0).count) }),
+                 length: length)
     }
 
     /// Evaluation rows: each user's history before the held-out item (its last `length` items).
@@ -50,10 +82,5 @@ public enum SequenceBatches {
             for (j, item) in history.enumerated() { ids[offset + j] = item + 1 }
         }
         return PaddedBatch(users: examples.map(\.user), length: length, ids: ids, targets: [])
-    }
-
-    /// Users that have at least one training target (two or more training items).
-    public static func trainableUsers(_ dataset: PreparedDataset) -> [Int] {
-        (0..<dataset.userCount).filter { dataset.trainingSequence(ofUser: $0).count >= 2 }
     }
 }

@@ -32,7 +32,9 @@ struct SASRecBench: ParsableCommand {
         let data = try WorkDirectory.load(workURL)
         guard let lossKind = SASRecConfig.Loss(rawValue: loss) else { throw ValidationError("--loss must be ce or bce") }
         let config = SASRecConfig(items: data.itemCount, maxLength: 20, loss: lossKind)
-        let trainer = try SASRecTrainer(dataset: data, config: config, options: SASRecTrainingOptions())
+        var options = SASRecTrainingOptions()
+        options.everyTarget = false      // one window per user, as the PyTorch side trains
+        let trainer = try SASRecTrainer(dataset: data, config: config, options: options)
         let ours = median(trainer.timeEpochs(epochs).map(\.seconds))
         let torch = try torchEpochSeconds()
         print("SASRec \(name), loss \(loss), d 64, 2 blocks, 2 heads, L 20, batch 256, threads \(threads)")

@@ -34,6 +34,8 @@ struct SASRecCommand: ParsableCommand {
     @Option(help: "AdamW weight decay.") var weightDecay: Float = 0
     @Option(help: "Random seed (initialisation, shuffling, dropout, negatives).") var seed: UInt64 = 42
     @Flag(help: "Remove each user's history items from the ranking.") var excludeHistory = false
+    @Flag(help: "Train on each user's last window only (the original SASRec), not on every training target.")
+    var lastWindowOnly = false
     @Option(help: "Threads (BLAS and engine loops).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Stop after the epoch that passes this many minutes (the best epoch so far is kept and written).")
     var maxMinutes: Double?
@@ -47,6 +49,7 @@ struct SASRecCommand: ParsableCommand {
         var options = SASRecTrainingOptions()
         options.epochs = epochs; options.patience = patience; options.batchSize = batchSize
         options.learningRate = lr; options.weightDecay = weightDecay; options.seed = seed; options.excludeHistory = excludeHistory
+        options.everyTarget = !lastWindowOnly
         let trainer = try SASRecTrainer(dataset: dataset, config: config, options: options)
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)

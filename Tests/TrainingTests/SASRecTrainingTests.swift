@@ -37,6 +37,25 @@ final class SASRecTrainingTests: XCTestCase {
         XCTAssertEqual(batch.targets, [0, 0, training[1], training[2]])
     }
 
+    /// With `everyTarget`, the windows of a history longer than the model's cover every training target exactly
+    /// once; without, each user has its last window only.
+    func testTrainingWindowsCoverEveryTargetOnce() {
+        let dataset = Self.ringDataset(items: 40, users: 4, length: 10)        // 8 training items per user
+        let windows = SequenceBatches.trainingWindows(dataset, length: 3)
+        XCTAssertEqual(windows.filter { $0.user == 0 }.map(\.end), [8, 5, 2])
+        let batch = SequenceBatches.training(dataset, windows: ArraySlice(windows), length: 3)
+        for user in 0..<4 {
+            let training = dataset.trainingSequence(ofUser: user).map { $0 + 1 }
+            let targets = batch.users.indices.filter { batch.users[$0] == user }
+                .flatMap { batch.targets[$0 * 3..<($0 + 1) * 3].filter { $0 != 0 } }
+            XCTAssertEqual(targets.sorted(), Array(training.dropFirst()).sorted(), "user \(user)")
+        }
+        // Each row's inputs are its targets shifted by one.
+        XCTAssertEqual(Array(batch.ids[0..<3]), Array(dataset.trainingSequence(ofUser: 0).map { $0 + 1 }[4..<7]))
+        XCTAssertEqual(Array(batch.targets[0..<3]), Array(dataset.trainingSequence(ofUser: 0).map { $0 + 1 }[5..<8]))
+        XCTAssertEqual(SequenceBatches.trainingWindows(dataset, length: 3, everyTarget: false).map(\.end), [8, 8, 8, 8])
+    }
+
     /// An epoch split into two data-parallel shards per batch must move the weights as the unsplit epoch does
     /// (no dropout, so the only difference is summation order).
     func testShardedEpochMatchesTheSerialEpoch() throws {
@@ -46,7 +65,7 @@ final class SASRecTrainingTests: XCTestCase {
             var options = SASRecTrainingOptions()
             options.batchSize = 64
             let trainer = try SASRecTrainer(dataset: dataset, config: config, options: options)
-            let order = SequenceBatches.trainableUsers(dataset)
+            let order = SequenceBatches.trainingWindows(dataset, length: 8)
             var finalWeights: [[Float]] = [], losses: [Double] = []
             for shards in [1, 2] {
                 let model = SASRec(config, seed: 3)
