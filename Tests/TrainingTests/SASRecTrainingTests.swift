@@ -56,6 +56,25 @@ final class SASRecTrainingTests: XCTestCase {
         XCTAssertEqual(SequenceBatches.trainingWindows(dataset, length: 3, everyTarget: false).map(\.end), [8, 8, 8, 8])
     }
 
+    /// Evaluation split over workers in small batches ranks exactly as one big batch does; removing the history
+    /// never ranks a target lower, and does rank some higher (ring users revisit items).
+    func testShardedEvaluationAndHistoryExclusion() throws {
+        let dataset = Self.ringDataset(items: 11, users: 60, length: 16)
+        let config = SASRecConfig(items: dataset.itemCount, dim: 16, layers: 1, heads: 2, maxLength: 8)
+        var options = SASRecTrainingOptions()
+        let model = SASRec(config, seed: 4)
+        let whole = try SASRecTrainer(dataset: dataset, config: config, options: options).evaluate(model, split: .test, batchSize: 1000)
+        let sharded = try SASRecTrainer(dataset: dataset, config: config, options: options).evaluate(model, split: .test, batchSize: 7)
+        XCTAssertEqual(whole.report(split: "test"), sharded.report(split: "test"))
+        options.excludeHistory = true
+        let excluded = try SASRecTrainer(dataset: dataset, config: config, options: options).evaluate(model, split: .test, batchSize: 7)
+        for k in [1, 5, 10] { XCTAssertGreaterThanOrEqual(excluded.recall(at: k), whole.recall(at: k), "recall@\(k)") }
+        XCTAssertGreaterThan(excluded.mrr(at: 10), whole.mrr(at: 10))
+        // 11 items on the ring (prime, so every stride visits all of them) and 15 seen before the target: every
+        // other item is history, so the target ranks first.
+        XCTAssertEqual(excluded.recall(at: 1), 1, accuracy: 1e-12)
+    }
+
     /// An epoch split into two data-parallel shards per batch must move the weights as the unsplit epoch does
     /// (no dropout, so the only difference is summation order).
     func testShardedEpochMatchesTheSerialEpoch() throws {
