@@ -48,16 +48,20 @@ public struct MultiHeadAttention {
     }
 
     /// x: [B, Tq, D]; context (keys/values, default x): [B, Tk, D]; positionBias: [H, Tq, Tk] or [B, H, Tq, Tk];
-    /// mask: additive, broadcastable to [B, H, Tq, Tk]. Returns [B, Tq, D]. Uses the fused attention primitive.
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, positionBias: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
+    /// mask: additive, broadcastable to [B, H, Tq, Tk]; dropout: drops attention probabilities while training.
+    /// Returns [B, Tq, D]. Uses the fused attention primitive.
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, positionBias: Tensor? = nil, mask: Tensor? = nil,
+                               dropout: DropoutContext? = nil) -> Tensor {
         let source = context ?? x
+        let keep = dropout?.keep([x.shape[0], heads, x.shape[1], source.shape[1]])
         let mixed = scaledDotProductAttention(query: x.linear(query), key: source.linear(key), value: source.linear(value),
-                                              heads: heads, scale: scale, bias: positionBias, mask: mask)
+                                              heads: heads, scale: scale, bias: positionBias, mask: mask, keep: keep)
         return mixed.linear(output)
     }
 
     /// The same computation from matmul/softmax/permute primitives: the reference the fused path is tested against.
-    public func composite(_ x: Tensor, context: Tensor? = nil, positionBias: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
+    public func composite(_ x: Tensor, context: Tensor? = nil, positionBias: Tensor? = nil, mask: Tensor? = nil,
+                          dropout: DropoutContext? = nil) -> Tensor {
         let source = context ?? x
         let (batch, tq, tk) = (x.shape[0], x.shape[1], source.shape[1])
         let headDim = query.shape[1] / heads
@@ -68,7 +72,8 @@ public struct MultiHeadAttention {
         var scores = matmul(q, k, transposeB: true)                          // [B, H, Tq, Tk]
         if scale != 1 { scores = scores * scale }
         if let positionBias { scores = scores + positionBias }
-        let probabilities = scores.softmax(mask: mask)
+        var probabilities = scores.softmax(mask: mask)
+        if let keep = dropout?.keep([batch, heads, tq, tk]) { probabilities = probabilities * keep }
         let mixed = matmul(probabilities, v)                                 // [B, H, Tq, K]
         return mixed.permuted([0, 2, 1, 3]).reshaped([batch, tq, heads * headDim]).linear(output)
     }

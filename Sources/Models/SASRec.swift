@@ -13,7 +13,7 @@ public struct SASRecBlock {
 
     func callAsFunction(_ x: Tensor, mask: Tensor, epsilon: Float, dropout: DropoutContext?) -> Tensor {
         let a = x.layerNorm(weight: attentionNorm.weight, bias: attentionNorm.bias, eps: epsilon)
-        let h = x + dropout.apply(attention(a, mask: mask))
+        let h = x + dropout.apply(attention(a, mask: mask, dropout: dropout))
         let f = h.layerNorm(weight: feedForwardNorm.weight, bias: feedForwardNorm.bias, eps: epsilon)
         return h + dropout.apply(f.linear(w1, bias: b1).relu().linear(w2, bias: b2))
     }

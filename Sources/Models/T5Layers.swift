@@ -26,12 +26,15 @@ public struct GatedFeedForward {
     }
 }
 
-/// Dropout settings threaded through a forward pass; `nil` context means evaluation (no dropout).
+/// Dropout settings threaded through a forward pass (residual branches and attention probabilities, as in T5 and
+/// SASRec); `nil` context means evaluation (no dropout).
 public final class DropoutContext {
     public let rate: Float
     public var rng: SeededGenerator
     public init(rate: Float, seed: UInt64) { self.rate = rate; self.rng = SeededGenerator(seed: seed) }
     func apply(_ x: Tensor) -> Tensor { x.dropout(rate, training: true, using: &rng) }
+    /// Attention-probability dropout scales for `shape`, or nil when the rate is 0.
+    func keep(_ shape: [Int]) -> Tensor? { rate > 0 ? Tensor.dropoutKeep(shape, rate, using: &rng) : nil }
 }
 
 extension Optional where Wrapped == DropoutContext {
@@ -62,7 +65,8 @@ public struct T5EncoderLayer {
 
     /// x: [B, S, D]; positionBias: [H, S, S] (or per batch); mask: additive, e.g. key padding [B, 1, 1, S].
     public func callAsFunction(_ x: Tensor, positionBias: Tensor?, mask: Tensor?, dropout: DropoutContext? = nil) -> Tensor {
-        let h = x + dropout.apply(attention(x.rmsNorm(weight: attentionNorm, eps: epsilon), positionBias: positionBias, mask: mask))
+        let h = x + dropout.apply(attention(x.rmsNorm(weight: attentionNorm, eps: epsilon), positionBias: positionBias, mask: mask,
+                                                 dropout: dropout))
         return h + dropout.apply(feedForward(h.rmsNorm(weight: feedForwardNorm, eps: epsilon)))
     }
 
@@ -103,8 +107,10 @@ public struct T5DecoderLayer {
     /// y: [B, T, D]; encoderOutput: [B, S, D]; selfMask: causal (+ padding) for [B, H, T, T]; crossMask: [B, 1, 1, S].
     public func callAsFunction(_ y: Tensor, encoderOutput: Tensor, positionBias: Tensor?, selfMask: Tensor?,
                                crossMask: Tensor?, dropout: DropoutContext? = nil) -> Tensor {
-        let a = y + dropout.apply(selfAttention(y.rmsNorm(weight: selfAttentionNorm, eps: epsilon), positionBias: positionBias, mask: selfMask))
-        let c = a + dropout.apply(crossAttention(a.rmsNorm(weight: crossAttentionNorm, eps: epsilon), context: encoderOutput, mask: crossMask))
+        let a = y + dropout.apply(selfAttention(y.rmsNorm(weight: selfAttentionNorm, eps: epsilon), positionBias: positionBias,
+                                                         mask: selfMask, dropout: dropout))
+        let c = a + dropout.apply(crossAttention(a.rmsNorm(weight: crossAttentionNorm, eps: epsilon), context: encoderOutput,
+                                                          mask: crossMask, dropout: dropout))
         return c + dropout.apply(feedForward(c.rmsNorm(weight: feedForwardNorm, eps: epsilon)))
     }
 

@@ -14,17 +14,21 @@ extension Tensor {
         return self / denominator
     }
 
+    /// A constant of 0 (probability `p`) or 1/(1−p): what dropout multiplies by (also attention's `keep`).
+    public static func dropoutKeep(_ shape: [Int], _ p: Float, using rng: inout SeededGenerator) -> Tensor {
+        // Same draws as `rng.uniform() < p`, compared on the 24-bit integer scale (exact: a power-of-two rescale).
+        let threshold = p * 0x1p24, keep = 1 / (1 - p)
+        let mask = Storage(count: Shape.count(shape))
+        for i in 0..<mask.count { mask.pointer[i] = Float(rng.next() >> 40) < threshold ? 0 : keep }
+        return Tensor(shape: shape, storage: mask, node: nil)
+    }
+
     /// Inverted dropout: zeroes each element with probability p and scales survivors by 1/(1-p).
     /// Identity when p == 0 or when `training` is false.
     public func dropout(_ p: Float, training: Bool, using rng: inout SeededGenerator) -> Tensor {
         precondition(p >= 0 && p < 1, "dropout probability \(p) must be in [0, 1)")
         guard training && p > 0 else { return self }
-        let keep = 1 / (1 - p)
-        // Same draws as `rng.uniform() < p`, compared on the 24-bit integer scale (exact: a power-of-two rescale).
-        let threshold = p * 0x1p24
-        let mask = Storage(count: count)
-        for i in 0..<count { mask.pointer[i] = Float(rng.next() >> 40) < threshold ? 0 : keep }
-        return self * Tensor(shape: shape, storage: mask, node: nil)
+        return self * Tensor.dropoutKeep(shape, p, using: &rng)
     }
 }
 

@@ -4,7 +4,8 @@ import Dispatch
 // Shape legend: B batch, H heads, K head width, Tq/Tk query/key lengths.
 //   q: [B, Tq, H·K], k and v: [B, Tk, H·K] (projections, heads side by side: no permutes needed)
 //   bias: [H, Tq, Tk] or [B, H, Tq, Tk] (differentiable); mask: additive constant broadcastable to [B, H, Tq, Tk]
-//   out: [B, Tq, H·K] = per head softmax(scale·q·kᵀ + bias + mask)·v
+//   keep: optional attention dropout, [B, H, Tq, Tk] of 0 or 1/(1−p) (a constant drawn by the caller)
+//   out: [B, Tq, H·K] = per head (softmax(scale·q·kᵀ + bias + mask) ⊙ keep)·v
 // The composite built from matmul/softmax/permute (Models' reference path) is what this is tested against.
 
 /// What the backward pass of `scaledDotProductAttention` needs besides its inputs.
@@ -12,13 +13,15 @@ struct AttentionPlan {
     let batch: Int, heads: Int, headDim: Int, queryLength: Int, keyLength: Int
     let scale: Float
     let biasStrides: [Int]?     // broadcast strides of the bias over [B, H, Tq, Tk]
-    let probabilities: Storage  // [B, H, Tq, Tk]
+    let probabilities: Storage  // [B, H, Tq, Tk], before dropout
+    let keep: Tensor?           // [B, H, Tq, Tk] dropout scale, or nil
+    let dropped: Storage?       // probabilities ⊙ keep, what multiplied v
 }
 
 /// Multi-head scaled dot-product attention as one primitive. Work is split across (batch, head) pairs, each
 /// running single-threaded BLAS, which beats multi-threaded BLAS on these small per-head matrices.
 public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: Tensor, heads: Int, scale: Float,
-                                      bias: Tensor? = nil, mask: Tensor? = nil) -> Tensor {
+                                      bias: Tensor? = nil, mask: Tensor? = nil, keep: Tensor? = nil) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.shape == k.shape && q.shape[0] == k.shape[0] && q.shape[2] == k.shape[2],
                  "attention shapes: q \(q.shape), k \(k.shape), v \(v.shape)")
     let (batch, tq, width) = (q.shape[0], q.shape[1], q.shape[2]), tk = k.shape[1]
@@ -33,8 +36,11 @@ public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: T
         precondition(Shape.broadcast(m.shape, full) == full, "mask \(m.shape) does not broadcast to \(full)")
         return Shape.broadcastStrides(m.shape, to: full)
     }
+    precondition(keep == nil || keep!.shape == full, "attention dropout keep \(keep!.shape) must be \(full)")
     let probabilities = Storage(count: batch * heads * tq * tk)
+    let dropped = keep.map { _ in Storage(count: batch * heads * tq * tk) }
     let out = Storage(count: batch * tq * width)
+    let (pKeep, pDropped) = (keep?.data, dropped?.pointer)
     let (pq, pk, pv, pb, pm, pp, po) = (q.data, k.data, v.data, bias?.data, mask?.data, probabilities.pointer, out.pointer)
     Parallelism.forEachHead(batch * heads, work: tq * tk * headDim) { pair in
         let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
@@ -53,16 +59,23 @@ public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: T
             }
             softmaxRow(row, row, tk)
         }
-        sgemm(false, false, m: tq, n: headDim, k: tk, scores, lda: tk, vs, ldb: width, beta: 0,
+        var used = UnsafePointer(scores)
+        if let pKeep, let pDropped {
+            let block = pair * tq * tk
+            for e in 0..<(tq * tk) { pDropped[block + e] = scores[e] * pKeep[block + e] }
+            used = UnsafePointer(pDropped + block)
+        }
+        sgemm(false, false, m: tq, n: headDim, k: tk, used, lda: tk, vs, ldb: width, beta: 0,
               po + b * tq * width + h * headDim, ldc: width)
     }
     let plan = AttentionPlan(batch: batch, heads: heads, headDim: headDim, queryLength: tq, keyLength: tk, scale: scale,
-                             biasStrides: biasStrides, probabilities: probabilities)
+                             biasStrides: biasStrides, probabilities: probabilities, keep: keep, dropped: dropped)
     return .result([batch, tq, width], out, .attention(plan), [q, k, v] + (bias.map { [$0] } ?? []))
 }
 
 extension Gradients {
-    /// dP = dO·vᵀ; dv += Pᵀ·dO; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dq += scale·dS·k; dk += scale·dSᵀ·q; dbias += Σ dS.
+    /// With D = P ⊙ keep (D = P without dropout): dv += Dᵀ·dO; dP = (dO·vᵀ) ⊙ keep; dS = P ⊙ (dP − rowsum(dP ⊙ P));
+    /// dq += scale·dS·k; dk += scale·dSᵀ·q; dbias += Σ dS.
     static func attentionBackward(_ p: AttentionPlan, inputs x: [Tensor], g: UnsafePointer<Float>, into d: InputGradients) {
         let (tq, tk, headDim, heads) = (p.queryLength, p.keyLength, p.headDim, p.heads)
         let width = heads * headDim
@@ -75,8 +88,12 @@ extension Gradients {
             let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
             let offsetQ = b * tq * width + h * headDim, offsetK = b * tk * width + h * headDim
             let probs = pp + pair * tq * tk, dScores = ds + pair * tq * tk, dOut = g + offsetQ
-            if let dv { sgemm(true, false, m: tk, n: headDim, k: tq, probs, lda: tk, dOut, ldb: width, beta: 1, dv + offsetK, ldc: width) }
+            let used = p.dropped.map { UnsafePointer($0.pointer + pair * tq * tk) } ?? UnsafePointer(probs)
+            if let dv { sgemm(true, false, m: tk, n: headDim, k: tq, used, lda: tk, dOut, ldb: width, beta: 1, dv + offsetK, ldc: width) }
             sgemm(false, true, m: tq, n: tk, k: headDim, dOut, lda: width, pv + offsetK, ldb: width, beta: 0, dScores, ldc: tk)
+            if let keep = p.keep?.data {
+                for e in 0..<(tq * tk) { dScores[e] *= keep[pair * tq * tk + e] }
+            }
             for i in 0..<tq {
                 let pr = probs + i * tk, dr = dScores + i * tk
                 let dot = rowDot(dr, pr, tk)

@@ -71,6 +71,18 @@ final class PyTorchModelFixtureTests: XCTestCase {
         assertClose(x1.grad, x2.grad!, "dx", atol: 1e-5, rtol: 1e-3)
         assertClose(context1.grad, context2.grad!, "dcontext", atol: 1e-5, rtol: 1e-3)
         assertClose(bias1.grad, bias2.grad!, "dbias", atol: 1e-5, rtol: 1e-3)
+
+        // Attention-probability dropout: the same draws (same seed) on both paths, outputs and every gradient equal.
+        for tensor in [x1, x2, context1, context2, bias1, bias2] { tensor.grad = nil }
+        let dropped = layer(x1, context: context1, positionBias: bias1, mask: mask, dropout: DropoutContext(rate: 0.3, seed: 5))
+        let droppedComposite = layer.composite(x2, context: context2, positionBias: bias2, mask: mask,
+                                               dropout: DropoutContext(rate: 0.3, seed: 5))
+        assertClose(dropped, droppedComposite, "dropout attention out", atol: 1e-5, rtol: 1e-4)
+        XCTAssertGreaterThan(zip(dropped.scalars, fused.scalars).map { abs($0 - $1) }.max()!, 1e-3, "dropout must change the output")
+        dropped.backward(seed: seed); droppedComposite.backward(seed: seed)
+        assertClose(x1.grad, x2.grad!, "dropout dx", atol: 1e-5, rtol: 1e-3)
+        assertClose(context1.grad, context2.grad!, "dropout dcontext", atol: 1e-5, rtol: 1e-3)
+        assertClose(bias1.grad, bias2.grad!, "dropout dbias", atol: 1e-5, rtol: 1e-3)
     }
 
     func testT5EncoderLayer() throws {
