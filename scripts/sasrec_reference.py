@@ -4,6 +4,7 @@ and the LC-Rec training-batch builder. Used by make_sasrec_fixtures.py (fixtures
 Architecture (pre-norm; parameter names are the safetensors keys; weights are [in, out], y = x @ W):
   x = item_embedding[ids] * sqrt(d) + position_embedding[0..L-1];  x *= nonpad;  dropout(x)
   per block: x = x + dropout(MHA(LN_attn(x)));  x = x + dropout(FFN(LN_ffn(x)));  x *= nonpad
+  (MHA also drops attention probabilities while training, at the same rate)
   h = LN_final(x)
 MHA has no biases; the additive mask is -1e9 where the key is padding or in the future (one -1e9 even when both
 hold: rows where that differs are padded queries, whose outputs are zeroed by `x *= nonpad`). All LayerNorms use
@@ -22,6 +23,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import MASKED, additive_mask, attention  # noqa: E402
 
 EPS = 1e-8
+
+
+def attention_with_dropout(x, w, heads, scale, mask, p):
+    """make_fixtures.attention plus dropout on the attention probabilities (training only)."""
+    def split(t):  # [B,T,D] -> [B,H,T,dh]
+        return t.reshape(t.shape[0], t.shape[1], heads, -1).transpose(1, 2)
+    q, k, v = split(x @ w.q), split(x @ w.k), split(x @ w.v)
+    probs = F.dropout(torch.softmax((q @ k.transpose(-1, -2)) * scale + mask, -1), p, True)
+    return (probs @ v).transpose(1, 2).reshape(x.shape[0], x.shape[1], -1) @ w.o
 
 
 class Attention(nn.Module):
@@ -84,7 +94,10 @@ class SASRec(nn.Module):
         scale = 1.0 / math.sqrt(self.dim // self.heads)
         for b in self.blocks:
             a = b.attn_norm(x)
-            mixed = attention(a, a, b.attn.q, b.attn.k, b.attn.v, b.attn.o, self.heads, scale, 0.0, mask)
+            if self.training and self.dropout > 0:
+                mixed = attention_with_dropout(a, b.attn, self.heads, scale, mask, self.dropout)
+            else:
+                mixed = attention(a, a, b.attn.q, b.attn.k, b.attn.v, b.attn.o, self.heads, scale, 0.0, mask)
             x = x + F.dropout(mixed, self.dropout, self.training)
             x = x + F.dropout(b.ffn(b.ffn_norm(x)), self.dropout, self.training)
             x = x * nonpad

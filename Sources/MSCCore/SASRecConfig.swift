@@ -17,7 +17,7 @@ public struct SASRecConfig: Codable, Equatable, Sendable {
     public var loss: Loss
     public var normEpsilon: Float
 
-    public init(items: Int, dim: Int = 64, layers: Int = 2, heads: Int = 2, maxLength: Int = 20, dropout: Float = 0.2,
+    public init(items: Int, dim: Int = 64, layers: Int = 2, heads: Int = 2, maxLength: Int = 20, dropout: Float = 0.5,
                 loss: Loss = .ce, normEpsilon: Float = 1e-8) {
         self.items = items; self.dim = dim; self.layers = layers; self.heads = heads
         self.maxLength = maxLength; self.dropout = dropout; self.loss = loss; self.normEpsilon = normEpsilon

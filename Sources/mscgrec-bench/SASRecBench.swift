@@ -36,16 +36,16 @@ struct SASRecBench: ParsableCommand {
         options.everyTarget = false      // one window per user, as the PyTorch side trains
         let trainer = try SASRecTrainer(dataset: data, config: config, options: options)
         let ours = median(trainer.timeEpochs(epochs).map(\.seconds))
-        let torch = try torchEpochSeconds()
-        print("SASRec \(name), loss \(loss), d 64, 2 blocks, 2 heads, L 20, batch 256, threads \(threads)")
+        let torch = try torchEpochSeconds(dropout: config.dropout)
+        print("SASRec \(name), loss \(loss), d 64, 2 blocks, 2 heads, L 20, batch 256, dropout \(config.dropout), threads \(threads)")
         print(String(format: "ours %.2f s/epoch | torch %.2f s/epoch | ratio ours/torch %.2f", ours, torch, ours / torch))
     }
 
-    private func torchEpochSeconds() throws -> Double {
+    private func torchEpochSeconds(dropout: Float) throws -> Double {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../scripts/bench_torch_sasrec.py").standardized
         let output = try runProcess(python, [script.path, "--data", dataset, "--name", name, "--loss", loss, "--ce-rows", "valid",
-                                             "--threads", "\(threads)", "--epochs", "\(epochs)"])
+                                             "--threads", "\(threads)", "--epochs", "\(epochs)", "--dropout", "\(dropout)"])
         guard let line = output.split(separator: "\n").last,
               let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let seconds = json["median_epoch_seconds"] as? Double

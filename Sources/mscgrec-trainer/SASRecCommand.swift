@@ -26,7 +26,8 @@ struct SASRecCommand: ParsableCommand {
     @Option(help: "Transformer blocks.") var layers = 2
     @Option(help: "Attention heads.") var heads = 2
     @Option(help: "Maximum history length (default: the work directory's).") var maxLength: Int?
-    @Option(help: "Dropout rate.") var dropout: Float = 0.2
+    @Option(help: "Dropout rate (embeddings, residual branches, attention probabilities); 0.5 suits sparse catalogues.")
+    var dropout: Float = SASRecConfig(items: 1).dropout
     @Option(help: "Maximum epochs.") var epochs = 200
     @Option(help: "Epochs without a better validation NDCG@10 before stopping.") var patience = 10
     @Option(help: "Sequences per batch.") var batchSize = 256
