@@ -99,13 +99,13 @@ public final class SASRecTrainer {
                                                  length: config.maxLength)
             let negatives = config.loss == .bce ? sampleNegatives(batch, &rng) : []
             let shards = batch.shardRanges(dropouts.count)
-            let totalTargets = Float(batch.targets.reduce(0) { $1 != 0 ? $0 + 1 : $0 })
+            let totalTargets = Float(batch.targetCount)
             let sinks = shards.map { _ in GradientSink() }
             var shardLosses = [Double](repeating: 0, count: shards.count)
             shardLosses.withUnsafeMutableBufferPointer { losses in
                 Parallelism.forEachShard(shards.count) { s in
                     let part = batch.rows(shards[s])
-                    let targets = Float(part.targets.reduce(0) { $1 != 0 ? $0 + 1 : $0 })
+                    let targets = Float(part.targetCount)
                     guard targets > 0 else { return }
                     let h = model.hidden(ids: part.ids, batch: part.size, dropout: dropouts[s])
                     let loss: Tensor

@@ -11,6 +11,9 @@ public struct PaddedBatch: Sendable {
 
     public var size: Int { users.count }
 
+    /// Positions that have a next-item target.
+    public var targetCount: Int { targets.reduce(0) { $1 != 0 ? $0 + 1 : $0 } }
+
     /// Rows `range` as a batch of their own (one data-parallel shard).
     public func rows(_ range: Range<Int>) -> PaddedBatch {
         let span = range.lowerBound * length..<range.upperBound * length
