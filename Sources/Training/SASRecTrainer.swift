@@ -152,11 +152,12 @@ public final class SASRecTrainer {
 
     /// Full ranking of all items for every user's held-out item. Batches of users are spread over the workers,
     /// each scoring and ranking its own rows (one-thread BLAS): at d = 64 that scales where splitting each op does not.
-    public func evaluate(_ model: SASRec, split: Split, batchSize: Int = 256) -> RankingMetrics {
+    /// `excludeHistory` overrides the options' protocol (to report both from one model).
+    public func evaluate(_ model: SASRec, split: Split, batchSize: Int = 256, excludeHistory: Bool? = nil) -> RankingMetrics {
         let examples = (0..<dataset.userCount).map { split == .validation ? dataset.validationExample(ofUser: $0) : dataset.testExample(ofUser: $0) }
         let batches = stride(from: 0, to: examples.count, by: batchSize).map { $0..<min(examples.count, $0 + batchSize) }
         let shards = max(1, min(Parallelism.workers, batches.count))
-        let (n, excludeHistory) = (config.items, options.excludeHistory)
+        let (n, excludeHistory) = (config.items, excludeHistory ?? options.excludeHistory)
         var ranks = [Int](repeating: 0, count: examples.count)
         ranks.withUnsafeMutableBufferPointer { out in
             Parallelism.forEachShard(shards) { shard in
