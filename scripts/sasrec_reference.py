@@ -41,32 +41,32 @@ class Attention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    def __init__(self, d):
+    def __init__(self, d, f):
         super().__init__()
-        self.w1, self.w2 = nn.Parameter(torch.empty(d, d)), nn.Parameter(torch.empty(d, d))
-        self.b1, self.b2 = nn.Parameter(torch.empty(d)), nn.Parameter(torch.empty(d))
+        self.w1, self.w2 = nn.Parameter(torch.empty(d, f)), nn.Parameter(torch.empty(f, d))
+        self.b1, self.b2 = nn.Parameter(torch.empty(f)), nn.Parameter(torch.empty(d))
 
     def forward(self, f):
         return torch.relu(f @ self.w1 + self.b1) @ self.w2 + self.b2
 
 
 class Block(nn.Module):
-    def __init__(self, d):
+    def __init__(self, d, f):
         super().__init__()
         self.attn_norm, self.attn = nn.LayerNorm(d, eps=EPS), Attention(d)
-        self.ffn_norm, self.ffn = nn.LayerNorm(d, eps=EPS), FeedForward(d)
+        self.ffn_norm, self.ffn = nn.LayerNorm(d, eps=EPS), FeedForward(d, f)
 
 
 class SASRec(nn.Module):
     """named_parameters() yields exactly the fixture keys (item_embedding, blocks.0.attn.q, final_norm.bias, ...)."""
 
-    def __init__(self, n_items, dim, maxlen, heads, blocks, dropout=0.0):
+    def __init__(self, n_items, dim, maxlen, heads, blocks, dropout=0.0, ffn_dim=None):
         super().__init__()
         assert dim % heads == 0, "dim must be a multiple of heads"
         self.n_items, self.dim, self.heads, self.dropout = n_items, dim, heads, dropout
         self.item_embedding = nn.Parameter(torch.empty(n_items + 1, dim))
         self.position_embedding = nn.Parameter(torch.empty(maxlen, dim))
-        self.blocks = nn.ModuleList(Block(dim) for _ in range(blocks))
+        self.blocks = nn.ModuleList(Block(dim, ffn_dim or dim) for _ in range(blocks))
         self.final_norm = nn.LayerNorm(dim, eps=EPS)
         self.reset_parameters()
 

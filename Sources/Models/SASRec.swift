@@ -2,7 +2,7 @@ import MSCCore
 import SafeTensors
 import TensorEngine
 
-// Shape legend: B batch, L max length, d width, n items (ids 1…n; 0 is padding), N = B·L positions.
+// Shape legend: B batch, L max length, d width, F feed-forward width, n items (ids 1…n; 0 is padding), N = B·L positions.
 
 /// One pre-norm SASRec block: x + Attn(LN(x)), then x + FFN(LN(x)) with a ReLU point-wise feed-forward.
 public struct SASRecBlock {
@@ -51,7 +51,8 @@ public struct SASRec {
             SASRecBlock(attentionNorm: (ones(), zeros()),
                         attention: MultiHeadAttention(query: matrix(d, d), key: matrix(d, d), value: matrix(d, d), output: matrix(d, d),
                                                       heads: config.heads, scale: 1 / Float(d / config.heads).squareRoot()),
-                        feedForwardNorm: (ones(), zeros()), w1: matrix(d, d), b1: zeros(), w2: matrix(d, d), b2: zeros())
+                        feedForwardNorm: (ones(), zeros()), w1: matrix(d, config.innerDim),
+                        b1: Tensor.zeros([config.innerDim], requiresGrad: true), w2: matrix(config.innerDim, d), b2: zeros())
         }
         finalNorm = (ones(), zeros())
     }

@@ -23,6 +23,7 @@ struct SASRecCommand: ParsableCommand {
     @Option(help: "Output directory (created if missing).") var out: String
     @Option(help: "ce (full softmax, default) or bce (one sampled negative per position).") var loss: SASRecConfig.Loss = .ce
     @Option(help: "Embedding width.") var dim = 64
+    @Option(help: "Feed-forward inner width (default: --dim, as the original SASRec).") var ffnDim: Int?
     @Option(help: "Transformer blocks.") var layers = 2
     @Option(help: "Attention heads.") var heads = 2
     @Option(help: "Maximum history length (default: the work directory's).") var maxLength: Int?
@@ -46,7 +47,8 @@ struct SASRecCommand: ParsableCommand {
         Parallelism.workers = threads
         let dataset = try WorkDirectory.load(URL(fileURLWithPath: data))
         let config = SASRecConfig(items: dataset.itemCount, dim: dim, layers: layers, heads: heads,
-                                  maxLength: maxLength ?? dataset.maxHistory, dropout: dropout, loss: loss)
+                                  maxLength: maxLength ?? dataset.maxHistory, dropout: dropout, loss: loss,
+                                  feedForwardDim: ffnDim)
         var options = SASRecTrainingOptions()
         options.epochs = epochs; options.patience = patience; options.batchSize = batchSize
         options.learningRate = lr; options.weightDecay = weightDecay; options.seed = seed; options.excludeHistory = excludeHistory

@@ -80,7 +80,9 @@ final class SASRecTrainingTests: XCTestCase {
     func testShardedEpochMatchesTheSerialEpoch() throws {
         let dataset = Self.ringDataset(items: 30, users: 90)
         for loss in SASRecConfig.Loss.allCases {
-            let config = SASRecConfig(items: dataset.itemCount, dim: 16, layers: 2, heads: 2, maxLength: 8, dropout: 0, loss: loss)
+            let config = SASRecConfig(items: dataset.itemCount, dim: 16, layers: 2, heads: 2, maxLength: 8, dropout: 0, loss: loss,
+                                      feedForwardDim: 40)
+            XCTAssertEqual(SASRec(config, seed: 0).blocks[1].w2.shape, [40, 16])
             var options = SASRecTrainingOptions()
             options.batchSize = 64
             let trainer = try SASRecTrainer(dataset: dataset, config: config, options: options)
