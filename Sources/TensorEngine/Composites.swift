@@ -16,10 +16,24 @@ extension Tensor {
 
     /// A constant of 0 (probability `p`) or 1/(1−p): what dropout multiplies by (also attention's `keep`).
     public static func dropoutKeep(_ shape: [Int], _ p: Float, using rng: inout SeededGenerator) -> Tensor {
-        // Same draws as `rng.uniform() < p`, compared on the 24-bit integer scale (exact: a power-of-two rescale).
-        let threshold = p * 0x1p24, keep = 1 / (1 - p)
+        // Four 16-bit draws per 64-bit output (low lane first; xoshiro256**'s low bits are as good as its high ones),
+        // p quantised to 1/65536: drawing the masks was the largest cost after sgemm in SASRec training.
+        let threshold = UInt64((p * 65536).rounded()), keep = 1 / (1 - p)
         let mask = Storage(count: Shape.count(shape))
-        for i in 0..<mask.count { mask.pointer[i] = Float(rng.next() >> 40) < threshold ? 0 : keep }
+        let out = mask.pointer, count = mask.count, whole = count / 4 * 4
+        var i = 0
+        while i < whole {
+            let r = rng.next()
+            out[i] = r & 0xFFFF < threshold ? 0 : keep
+            out[i + 1] = (r >> 16) & 0xFFFF < threshold ? 0 : keep
+            out[i + 2] = (r >> 32) & 0xFFFF < threshold ? 0 : keep
+            out[i + 3] = r >> 48 < threshold ? 0 : keep
+            i += 4
+        }
+        if i < count {
+            let r = rng.next()
+            for lane in 0..<(count - i) { out[i + lane] = (r >> UInt64(16 * lane)) & 0xFFFF < threshold ? 0 : keep }
+        }
         return Tensor(shape: shape, storage: mask, node: nil)
     }
 

@@ -57,11 +57,16 @@ final class EngineBasicsTests: XCTestCase {
         XCTAssertEqual(Float(zeros) / 10000, 0.25, accuracy: 0.02)
         XCTAssertTrue(y1.scalars.allSatisfy { $0 == 0 || abs($0 - 1 / 0.75) < 1e-6 })
         XCTAssertEqual(x.dropout(0.25, training: false, using: &r1).scalars, x.scalars)
-        // The fast mask draws exactly what `uniform() < p` would.
-        for p: Float in [0.1, 0.25, 0.5, 0.3333] {
+        // The unrolled mask equals a plain loop over 16-bit lanes (four per draw, low first), odd lengths included.
+        for (p, count) in [(Float(0.1), 10000), (0.25, 10001), (0.5, 10002), (0.3333, 10003)] {
             var fast = SeededGenerator(seed: 8), reference = SeededGenerator(seed: 8)
-            let expected = (0..<10000).map { _ in reference.uniform() < p ? 0 : 1 / (1 - p) }
-            XCTAssertEqual(x.dropout(p, training: true, using: &fast).scalars, expected, "p \(p)")
+            var draw: UInt64 = 0
+            let expected: [Float] = (0..<count).map { i in
+                if i % 4 == 0 { draw = reference.next() }
+                return (draw >> UInt64(16 * (i % 4))) & 0xFFFF < UInt64((p * 65536).rounded()) ? 0 : 1 / (1 - p)
+            }
+            let ones = Tensor.filled([count], value: 1)
+            XCTAssertEqual(ones.dropout(p, training: true, using: &fast).scalars, expected, "p \(p), \(count) elements")
         }
     }
 
