@@ -118,7 +118,8 @@ public final class GradientSink {
     }
 }
 
-/// Adds every sink's gradients into the leaves' `grad`, in sink order (so a run is reproducible).
+/// Adds every sink's gradients into the leaves' `grad`, in sink order (so a run is reproducible). The sinks are spent:
+/// a leaf without a gradient adopts the first sink's buffer, and later sinks add into it.
 public func addGradients(_ sinks: [GradientSink], into leaves: [Tensor]) {
     for sink in sinks {
         for leaf in leaves {
