@@ -31,6 +31,7 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "MSCCore"),
+        .target(name: "BLASRuntime", dependencies: ["CBLAS"]),
         .target(name: "Metrics", dependencies: ["MSCCore"]),
         .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
         .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
@@ -44,20 +45,21 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes",
+            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes", "BLASRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
-            "MSCCore",
+            "MSCCore", "BLASRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: Tests (one test target per module)
         .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
+        .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog"], resources: [.copy("Fixtures")]),

@@ -2,6 +2,15 @@
 # Runs the already-built test bundle and ends with one plain "N passed, M failed" line (XCTest's own summary is
 # followed by Swift Testing's "0 tests" line, which would otherwise be the last word on the run).
 set -uo pipefail
+# XCTest owns the test process's main, so the trainer makes the OpenBLAS kernel choice for it (BLASRuntime): its
+# re-executed process exports the chosen core; nothing is exported when OpenBLAS's own core (or an explicit
+# OPENBLAS_CORETYPE) is kept.
+build_args=(); for a in "$@"; do [[ "$a" == --skip-build ]] || build_args+=("$a"); done
+bin=$(swift build "${build_args[@]}" --show-bin-path 2>/dev/null | tail -1)
+if [[ -x "$bin/mscgrec-trainer" ]]; then
+  eval "$("$bin/mscgrec-trainer" env --exports)"
+  "$bin/mscgrec-trainer" env | tail -1
+fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 swift test "$@" 2>&1 | tee "$log"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASRuntime
 
 @main
 struct Bench: ParsableCommand {
@@ -6,4 +7,15 @@ struct Bench: ParsableCommand {
         commandName: "mscgrec-bench",
         abstract: "Benchmarks that print ours-vs-reference ratios measured in one run (not tests).",
         subcommands: [EngineBench.self, SASRecBench.self, CodesBench.self])
+
+    static func main() {
+        KernelSelection.selectKernels()   // may re-execute with faster OpenBLAS kernels
+        do {
+            var command = try parseAsRoot()
+            if !(command is Bench) { print(KernelSelection.summaryLine) }   // every figure names its CPU and kernels
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

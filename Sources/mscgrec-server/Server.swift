@@ -1,4 +1,6 @@
 import ArgumentParser
+import BLASRuntime
+import Foundation
 import MSCCore
 
 @main
@@ -15,8 +17,23 @@ struct Server: AsyncParsableCommand {
     @Option(help: "Port to listen on.")
     var port = 8080
 
+    static func main() async {
+        KernelSelection.selectKernels()   // may re-execute with faster OpenBLAS kernels, before serving starts
+        do {
+            var command = try parseAsRoot()
+            if var server = command as? Server {
+                FileHandle.standardError.write(Data("mscgrec-server \(MSCGRecVersion.string): \(KernelSelection.summaryLine)\n".utf8))
+                try await server.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     func run() async throws {
-        // The HTTP layer and the bundle loader arrive with their issues; until then the server says so.
+        // The bundle loader and the recommendation routes arrive with their issues; until then the server says so.
         throw ValidationError("the server is not built yet: the HTTP layer and artifact bundles come in later issues")
     }
 }

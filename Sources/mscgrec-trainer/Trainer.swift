@@ -1,4 +1,5 @@
 import ArgumentParser
+import BLASRuntime
 import MSCCore
 
 @main
@@ -10,4 +11,14 @@ struct Trainer: AsyncParsableCommand {
         // Each pipeline stage registers its subcommand here (one file per subcommand).
         subcommands: trainerSubcommands
     )
+
+    static func main() async {
+        KernelSelection.selectKernels()   // may re-execute with faster OpenBLAS kernels, before any work starts
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
