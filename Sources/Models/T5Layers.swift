@@ -1,28 +1,43 @@
-import MSCCore
 import TensorEngine
 
 // Shape legend: B batch, T (decoder) / S (encoder) lengths, D model width, F feed-forward width.
 
-/// T5's feed-forward with gated GELU: (gelu(x·Wi0) ⊙ x·Wi1)·Wo.
-public struct GatedFeedForward {
-    public var gate: Tensor     // [D, F]
-    public var linear: Tensor   // [D, F]
+/// T5's feed-forward: gated GELU (v1.1), (gelu(x·Wi0) ⊙ x·Wi1)·Wo, or the original ReLU, relu(x·Wi)·Wo.
+public struct T5FeedForward {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case gatedGELU = "gated-gelu"
+        case relu
+    }
+    public var gate: Tensor     // [D, F]: Wi0 (gated) or Wi (ReLU)
+    public var linear: Tensor?  // [D, F]: Wi1, gated only
     public var output: Tensor   // [F, D]
+
+    public var kind: Kind { linear == nil ? .relu : .gatedGELU }
 
     public init(gate: Tensor, linear: Tensor, output: Tensor) {
         self.gate = gate; self.linear = linear; self.output = output
     }
 
-    public init(dModel: Int, dFF: Int, using rng: inout SeededGenerator) {
-        self.init(gate: Tensor.normal([dModel, dFF], std: 1 / Float(dModel).squareRoot(), using: &rng).requiringGrad(),
-                  linear: Tensor.normal([dModel, dFF], std: 1 / Float(dModel).squareRoot(), using: &rng).requiringGrad(),
-                  output: Tensor.normal([dFF, dModel], std: 1 / Float(dFF).squareRoot(), using: &rng).requiringGrad())
+    public init(relu input: Tensor, output: Tensor) {
+        self.gate = input; self.linear = nil; self.output = output
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { gatedGELU(x.linear(gate), x.linear(linear)).linear(output) }
+    public init(_ kind: Kind = .gatedGELU, dModel: Int, dFF: Int, using rng: inout SeededGenerator) {
+        func inward() -> Tensor { Tensor.normal([dModel, dFF], std: 1 / Float(dModel).squareRoot(), using: &rng).requiringGrad() }
+        let wi = inward()
+        let wi1: Tensor? = kind == .gatedGELU ? inward() : nil
+        self.gate = wi; self.linear = wi1
+        self.output = Tensor.normal([dFF, dModel], std: 1 / Float(dFF).squareRoot(), using: &rng).requiringGrad()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        guard let linear else { return x.linear(gate).relu().linear(output) }
+        return gatedGELU(x.linear(gate), x.linear(linear)).linear(output)
+    }
 
     public func parameters(prefix: String) -> [(String, Tensor)] {
-        [("\(prefix).wi0", gate), ("\(prefix).wi1", linear), ("\(prefix).wo", output)]
+        guard let linear else { return [("\(prefix).wi", gate), ("\(prefix).wo", output)] }
+        return [("\(prefix).wi0", gate), ("\(prefix).wi1", linear), ("\(prefix).wo", output)]
     }
 }
 
@@ -46,11 +61,11 @@ public struct T5EncoderLayer {
     public var attentionNorm: Tensor    // [D]
     public var attention: MultiHeadAttention
     public var feedForwardNorm: Tensor  // [D]
-    public var feedForward: GatedFeedForward
+    public var feedForward: T5FeedForward
     public let epsilon: Float
 
     public init(attentionNorm: Tensor, attention: MultiHeadAttention, feedForwardNorm: Tensor,
-                feedForward: GatedFeedForward, epsilon: Float) {
+                feedForward: T5FeedForward, epsilon: Float) {
         self.attentionNorm = attentionNorm; self.attention = attention
         self.feedForwardNorm = feedForwardNorm; self.feedForward = feedForward; self.epsilon = epsilon
     }
@@ -59,7 +74,7 @@ public struct T5EncoderLayer {
         self.init(attentionNorm: Tensor.filled([config.dModel], value: 1).requiringGrad(),
                   attention: MultiHeadAttention(dModel: config.dModel, heads: config.heads, headDim: config.headDim, using: &rng),
                   feedForwardNorm: Tensor.filled([config.dModel], value: 1).requiringGrad(),
-                  feedForward: GatedFeedForward(dModel: config.dModel, dFF: config.dFF, using: &rng),
+                  feedForward: T5FeedForward(config.feedForward, dModel: config.dModel, dFF: config.dFF, using: &rng),
                   epsilon: config.normEpsilon)
     }
 
@@ -83,11 +98,11 @@ public struct T5DecoderLayer {
     public var crossAttentionNorm: Tensor
     public var crossAttention: MultiHeadAttention
     public var feedForwardNorm: Tensor
-    public var feedForward: GatedFeedForward
+    public var feedForward: T5FeedForward
     public let epsilon: Float
 
     public init(selfAttentionNorm: Tensor, selfAttention: MultiHeadAttention, crossAttentionNorm: Tensor,
-                crossAttention: MultiHeadAttention, feedForwardNorm: Tensor, feedForward: GatedFeedForward, epsilon: Float) {
+                crossAttention: MultiHeadAttention, feedForwardNorm: Tensor, feedForward: T5FeedForward, epsilon: Float) {
         self.selfAttentionNorm = selfAttentionNorm; self.selfAttention = selfAttention
         self.crossAttentionNorm = crossAttentionNorm; self.crossAttention = crossAttention
         self.feedForwardNorm = feedForwardNorm; self.feedForward = feedForward; self.epsilon = epsilon
@@ -100,7 +115,7 @@ public struct T5DecoderLayer {
                   crossAttentionNorm: ones(),
                   crossAttention: MultiHeadAttention(dModel: config.dModel, heads: config.heads, headDim: config.headDim, using: &rng),
                   feedForwardNorm: ones(),
-                  feedForward: GatedFeedForward(dModel: config.dModel, dFF: config.dFF, using: &rng),
+                  feedForward: T5FeedForward(config.feedForward, dModel: config.dModel, dFF: config.dFF, using: &rng),
                   epsilon: config.normEpsilon)
     }
 

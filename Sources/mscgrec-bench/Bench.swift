@@ -12,7 +12,6 @@ struct Bench: ParsableCommand {
         KernelSelection.selectKernels()   // may re-execute with faster OpenBLAS kernels
         do {
             var command = try parseAsRoot()
-            if !(command is Bench) { print(KernelSelection.summaryLine) }   // every figure names its CPU and kernels
             try command.run()
         } catch {
             exit(withError: error)

@@ -1,3 +1,4 @@
+import BLASRuntime
 import ArgumentParser
 import Datasets
 import Foundation
@@ -22,6 +23,7 @@ struct SASRecBench: ParsableCommand {
     func run() throws {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
+        print(KernelSelection.summaryLine)   // every figure names the CPU and kernels it was measured with
         let workURL = URL(fileURLWithPath: work)
         if !FileManager.default.fileExists(atPath: WorkDirectory.datasetURL(workURL).path) {
             var options = PreparationOptions(format: .lcrec, output: work)

@@ -21,7 +21,7 @@ struct Server: AsyncParsableCommand {
         KernelSelection.selectKernels()   // may re-execute with faster OpenBLAS kernels, before serving starts
         do {
             var command = try parseAsRoot()
-            if var server = command as? Server {
+            if let server = command as? Server {
                 FileHandle.standardError.write(Data("mscgrec-server \(MSCGRecVersion.string): \(KernelSelection.summaryLine)\n".utf8))
                 try await server.run()
             } else {

@@ -90,7 +90,7 @@ final class PyTorchModelFixtureTests: XCTestCase {
         let p = try leaves(f, constants: ["key_pad"])
         let layer = T5EncoderLayer(attentionNorm: p["ln1"]!, attention: attention(p, "w", heads: 4, scale: 1),
                                    feedForwardNorm: p["ln2"]!,
-                                   feedForward: GatedFeedForward(gate: p["wi0"]!, linear: p["wi1"]!, output: p["wff_o"]!),
+                                   feedForward: T5FeedForward(gate: p["wi0"]!, linear: p["wi1"]!, output: p["wff_o"]!),
                                    epsilon: 1e-6)
         let bias = RelativePositionBias(table: p["rel_bias"]!, bidirectional: true, maxDistance: 128)
         XCTAssertEqual(RelativePositionBuckets.matrix(queryLength: 5, keyLength: 5, bidirectional: true, buckets: 32, maxDistance: 128),
@@ -107,7 +107,7 @@ final class PyTorchModelFixtureTests: XCTestCase {
         let layer = T5DecoderLayer(selfAttentionNorm: p["ln1"]!, selfAttention: attention(p, "w", heads: 4, scale: 1),
                                    crossAttentionNorm: p["ln_c"]!, crossAttention: attention(p, "c", heads: 4, scale: 1),
                                    feedForwardNorm: p["ln2"]!,
-                                   feedForward: GatedFeedForward(gate: p["wi0"]!, linear: p["wi1"]!, output: p["wff_o"]!),
+                                   feedForward: T5FeedForward(gate: p["wi0"]!, linear: p["wi1"]!, output: p["wff_o"]!),
                                    epsilon: 1e-6)
         let bias = RelativePositionBias(table: p["rel_bias"]!, bidirectional: false, maxDistance: 128)
         XCTAssertEqual(RelativePositionBuckets.matrix(queryLength: 4, keyLength: 4, bidirectional: false, buckets: 32, maxDistance: 128),

@@ -12,14 +12,16 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     public var maxDistance: Int
     public var dropout: Float
     public var normEpsilon: Float
+    /// T5 v1.1's gated GELU (default) or the original T5's ReLU.
+    public var feedForward: T5FeedForward.Kind
 
     public init(dModel: Int = 128, heads: Int = 4, headDim: Int = 32, dFF: Int = 1024, encoderLayers: Int = 4,
                 decoderLayers: Int = 4, positionBuckets: Int = 32, maxDistance: Int = 128, dropout: Float = 0.1,
-                normEpsilon: Float = 1e-6) {
+                normEpsilon: Float = 1e-6, feedForward: T5FeedForward.Kind = .gatedGELU) {
         self.dModel = dModel; self.heads = heads; self.headDim = headDim; self.dFF = dFF
         self.encoderLayers = encoderLayers; self.decoderLayers = decoderLayers
         self.positionBuckets = positionBuckets; self.maxDistance = maxDistance
-        self.dropout = dropout; self.normEpsilon = normEpsilon
+        self.dropout = dropout; self.normEpsilon = normEpsilon; self.feedForward = feedForward
     }
 
     /// Width of the concatenated attention heads (T5 allows heads·headDim ≠ dModel).

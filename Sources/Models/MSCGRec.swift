@@ -1,0 +1,161 @@
+import MSCCore
+import SafeTensors
+import TensorEngine
+
+// Shape legend: B batch, n history items, P codes per item (all modalities), S = n·P + 1 encoder tokens (EOS last),
+// Lt target levels (decoder length), D model width, H heads, C output classes (target codes across levels),
+// V input vocabulary.
+
+/// MSCGRec's sequence model (paper 3.1, 3.3): a T5 encoder over the stacked multimodal history and a T5 decoder that
+/// predicts the next item's codes in the target modality, with its own (untied) output table.
+public struct MSCGRec {
+    public let config: MSCGRecConfig
+    public let layout: TokenLayout
+    public var tokenEmbedding: Tensor      // [V, D], shared by encoder and decoder inputs (T5)
+    public var encoderBias: Tensor         // [positionBuckets, H]; split: item buckets first, then code buckets
+    public var encoderLayers: [T5EncoderLayer]
+    public var encoderNorm: Tensor         // [D]
+    public var decoderBias: Tensor         // [positionBuckets, H], causal token distance
+    public var decoderLayers: [T5DecoderLayer]
+    public var decoderNorm: Tensor         // [D]
+    public var outputProjection: Tensor    // [D, C]
+
+    /// A fresh model with T5's initialisation (Hugging Face `_init_weights`, factor 1).
+    public init(_ config: MSCGRecConfig, seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        let layout = TokenLayout(config)
+        let t = config.transformer
+        self.config = config
+        self.layout = layout
+        tokenEmbedding = Tensor.normal([layout.vocabularySize, t.dModel], std: 1, using: &rng).requiringGrad()
+        let biasStd = 1 / Float(t.dModel).squareRoot()
+        encoderBias = Tensor.normal([t.positionBuckets, t.heads], std: biasStd, using: &rng).requiringGrad()
+        encoderLayers = (0..<t.encoderLayers).map { _ in T5EncoderLayer(t, using: &rng) }
+        encoderNorm = Tensor.filled([t.dModel], value: 1).requiringGrad()
+        decoderBias = Tensor.normal([t.positionBuckets, t.heads], std: biasStd, using: &rng).requiringGrad()
+        decoderLayers = (0..<t.decoderLayers).map { _ in T5DecoderLayer(t, using: &rng) }
+        decoderNorm = Tensor.filled([t.dModel], value: 1).requiringGrad()
+        outputProjection = Tensor.normal([t.dModel, layout.classCount], std: biasStd, using: &rng).requiringGrad()
+    }
+
+    /// The model stored in `weights` (names as `namedParameters`), every shape checked against `config`.
+    public init(_ config: MSCGRecConfig, weights: SafeTensors) throws {
+        try config.validate()
+        self.init(config, seed: 0)
+        let stored = Set(weights.names)
+        for (name, tensor) in namedParameters {
+            guard stored.contains(name) else {
+                throw ConfigError("weights lack tensor '\(name)' that the config's model has (config and weights do not match)")
+            }
+            let loaded = try weights.tensor(name)
+            guard loaded.shape == tensor.shape else {
+                throw ConfigError("tensor '\(name)' has shape \(loaded.shape), the config expects \(tensor.shape)")
+            }
+            tensor.data.update(from: loaded.data, count: tensor.count)
+        }
+    }
+
+    public var namedParameters: [(String, Tensor)] {
+        var named: [(String, Tensor)] = [("embedding", tokenEmbedding), ("encoder.position_bias", encoderBias)]
+        for (i, layer) in encoderLayers.enumerated() { named += layer.parameters(prefix: "encoder.\(i)") }
+        named += [("encoder.final_norm", encoderNorm), ("decoder.position_bias", decoderBias)]
+        for (i, layer) in decoderLayers.enumerated() { named += layer.parameters(prefix: "decoder.\(i)") }
+        named += [("decoder.final_norm", decoderNorm), ("output_projection", outputProjection)]
+        return named
+    }
+
+    public var parameters: [Tensor] { namedParameters.map(\.1) }
+
+    public func weights() -> SafeTensors {
+        var file = SafeTensors()
+        for (name, tensor) in namedParameters { file.add(name, tensor) }
+        return file
+    }
+
+    // MARK: Encoder
+
+    /// Bucket of every (query, key) token pair of an encoder input with `items` history items: [S, S] row-major.
+    /// Split: (item-distance bucket, itemBuckets + code-offset bucket); standard: one T5 bucket of the token distance.
+    public func encoderBuckets(items: Int) -> (first: [Int32], second: [Int32]?) {
+        let p = layout.blockLength, s = items * p + 1
+        let t = config.transformer
+        if config.positionBias == .standard {
+            return (RelativePositionBuckets.matrix(queryLength: s, keyLength: s, bidirectional: true,
+                                                   buckets: t.positionBuckets, maxDistance: t.maxDistance), nil)
+        }
+        // EOS sits one item after the last and one offset past the block's codes.
+        let item = (0..<s).map { $0 == s - 1 ? items : $0 / p }
+        let offset = (0..<s).map { $0 == s - 1 ? p : $0 % p }
+        var across = [Int32](repeating: 0, count: s * s), within = across
+        for q in 0..<s {
+            for k in 0..<s {
+                across[q * s + k] = Int32(RelativePositionBuckets.bucket(item[k] - item[q], bidirectional: true,
+                                                                         buckets: config.itemBuckets, maxDistance: config.maxHistory + 1))
+                within[q * s + k] = Int32(config.itemBuckets + RelativePositionBuckets.bucket(
+                    offset[k] - offset[q], bidirectional: true, buckets: config.codeBuckets, maxDistance: p + 1))
+            }
+        }
+        return (across, within)
+    }
+
+    /// [H, S, S]: shared by every encoder layer (T5 computes it once per stack) and every row of the batch.
+    public func encoderPositionBias(items: Int) -> Tensor {
+        let s = items * layout.blockLength + 1
+        let (first, second) = encoderBuckets(items: items)
+        var bias = embedding(encoderBias, indices: first, indexShape: [s, s])
+        if let second { bias = bias + embedding(encoderBias, indices: second, indexShape: [s, s]) }
+        return bias.permuted([2, 0, 1])
+    }
+
+    /// tokens: [B, S] with S = items·P + 1; padding: [B, S] (1 = padding) or nil when no row is padded.
+    /// Returns the encoder output [B, S, D].
+    public func encode(tokens: [Int32], batch: Int, items: Int, padding: [Float]?, dropout: DropoutContext? = nil) -> Tensor {
+        let s = items * layout.blockLength + 1
+        precondition(tokens.count == batch * s, "encoder tokens for \(batch) rows of \(s), got \(tokens.count)")
+        let mask = padding.map { AttentionMask.keyPadding(Tensor(shape: [batch, s], scalars: $0)) }
+        let bias = encoderPositionBias(items: items)
+        var x = dropout.apply(embedding(tokenEmbedding, indices: tokens, indexShape: [batch, s]))
+        for layer in encoderLayers { x = layer(x, positionBias: bias, mask: mask, dropout: dropout) }
+        return dropout.apply(x.rmsNorm(weight: encoderNorm, eps: config.transformer.normEpsilon))
+    }
+
+    // MARK: Decoder
+
+    /// [H, T, T] causal token-distance bias of the decoder's self-attention.
+    public func decoderPositionBias(length: Int) -> Tensor {
+        let t = config.transformer
+        let buckets = RelativePositionBuckets.matrix(queryLength: length, keyLength: length, bidirectional: false,
+                                                     buckets: t.positionBuckets, maxDistance: t.maxDistance)
+        return embedding(decoderBias, indices: buckets, indexShape: [length, length]).permuted([2, 0, 1])
+    }
+
+    /// decoderTokens: [B, T] (PAD as the start token, then the target's first T − 1 code tokens); encoded: [B, S, D].
+    /// Returns the logits [B·T, C].
+    public func decode(encoded: Tensor, padding: [Float]?, decoderTokens: [Int32], batch: Int,
+                       dropout: DropoutContext? = nil) -> Tensor {
+        let length = decoderTokens.count / batch, s = encoded.shape[1]
+        let crossMask = padding.map { AttentionMask.keyPadding(Tensor(shape: [batch, s], scalars: $0)) }
+        let selfMask = AttentionMask.causal(length)
+        let bias = decoderPositionBias(length: length)
+        var y = dropout.apply(embedding(tokenEmbedding, indices: decoderTokens, indexShape: [batch, length]))
+        for layer in decoderLayers {
+            y = layer(y, encoderOutput: encoded, positionBias: bias, selfMask: selfMask, crossMask: crossMask, dropout: dropout)
+        }
+        y = dropout.apply(y.rmsNorm(weight: decoderNorm, eps: config.transformer.normEpsilon))
+        return y.linear(outputProjection).reshaped([batch * length, layout.classCount])
+    }
+
+    /// Teacher-forced logits [B·Lt, C] of a batch.
+    public func logits(_ batch: MSCGRecBatch, dropout: DropoutContext? = nil) -> Tensor {
+        let encoded = encode(tokens: batch.encoderTokens, batch: batch.size, items: batch.items, padding: batch.padding,
+                             dropout: dropout)
+        return decode(encoded: encoded, padding: batch.padding, decoderTokens: batch.decoderTokens, batch: batch.size,
+                      dropout: dropout)
+    }
+
+    /// Mean cross-entropy over every target code of the batch: constrained to `allowed` (eq. 6; rows from the target
+    /// modality's prefix tree) or over all classes when `allowed` is nil.
+    public func loss(_ batch: MSCGRecBatch, allowed: AllowedClasses?, dropout: DropoutContext? = nil) -> Tensor {
+        crossEntropy(logits(batch, dropout: dropout), targets: batch.labels, allowed: allowed)
+    }
+}

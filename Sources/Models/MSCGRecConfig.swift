@@ -1,0 +1,131 @@
+import MSCCore
+
+/// Everything that fixes the shapes and behaviour of an MSCGRec model (paper 3.1, 3.3, 4.1): the single source of
+/// these numbers. It is written beside the weights and read back to rebuild exactly the trained model; the artifact
+/// manifest carries it to the server.
+public struct MSCGRecConfig: Codable, Equatable, Sendable {
+    /// Bumped when the meaning of a field or the weight layout changes; a reader refuses other versions.
+    public static let currentFormatVersion = 1
+
+    /// One input modality: its name and the size of each code level, the collision level last.
+    public struct Modality: Codable, Equatable, Sendable {
+        public var name: String
+        public var codebookSizes: [Int]
+        public init(name: String, codebookSizes: [Int]) { self.name = name; self.codebookSizes = codebookSizes }
+        public var levels: Int { codebookSizes.count }
+    }
+
+    public enum PositionBias: String, Codable, Sendable, CaseIterable {
+        /// MSCGRec: a bias over the distance between items plus one over the offset inside an item's code block.
+        case split
+        /// T5's single bias over token distance (ablation).
+        case standard
+    }
+
+    public enum Softmax: String, Codable, Sendable, CaseIterable {
+        /// Eq. 6: each level normalises over the children of the ground-truth prefix in the target's prefix tree.
+        case constrained
+        /// The ordinary softmax over every output class (ablation; TIGER).
+        case full
+    }
+
+    public var formatVersion = MSCGRecConfig.currentFormatVersion
+    /// Input modalities in stacking order: an item reads `[m1 c1 … cL][m2 …]…`.
+    public var modalities: [Modality]
+    /// The modality whose codes the decoder predicts (the paper's choice: collaborative).
+    public var targetModality: String
+    /// History items read by the encoder (the most recent ones).
+    public var maxHistory: Int
+    public var transformer: TransformerConfig
+    public var positionBias: PositionBias
+    /// Split bias: buckets over item distance; the other `transformer.positionBuckets − itemBuckets` cover the offset
+    /// inside an item's code block, so the stored table keeps T5's size.
+    public var itemBuckets: Int
+    public var softmax: Softmax
+    /// Training only: the chance that one randomly chosen modality of a history item shows its MASK token.
+    public var maskProbability: Float
+
+    public init(modalities: [Modality], targetModality: String, maxHistory: Int = 20,
+                transformer: TransformerConfig = MSCGRecConfig.defaultTransformer, positionBias: PositionBias = .split,
+                itemBuckets: Int = 16, softmax: Softmax = .constrained, maskProbability: Float = 0) {
+        self.modalities = modalities; self.targetModality = targetModality; self.maxHistory = maxHistory
+        self.transformer = transformer; self.positionBias = positionBias; self.itemBuckets = itemBuckets
+        self.softmax = softmax; self.maskProbability = maskProbability
+    }
+
+    /// The CPU default (sizes chosen by measured epoch time; README says what each costs).
+    public static let defaultTransformer = TransformerConfig(dModel: 128, heads: 4, headDim: 32, dFF: 512, encoderLayers: 3,
+                                                             decoderLayers: 3, positionBuckets: 32, maxDistance: 128,
+                                                             dropout: 0.1)
+
+    public var codeBuckets: Int { transformer.positionBuckets - itemBuckets }
+
+    public func validate() throws {
+        func fail(_ field: String, _ why: String) -> ConfigError { ConfigError("config field \(field): \(why)") }
+        guard formatVersion == Self.currentFormatVersion else {
+            throw fail("formatVersion", "is \(formatVersion); this build reads version \(Self.currentFormatVersion) (retrain or use a matching build)")
+        }
+        guard !modalities.isEmpty else { throw fail("modalities", "needs at least one modality") }
+        var seen = Set<String>()
+        for m in modalities {
+            guard seen.insert(m.name).inserted else { throw fail("modalities", "\"\(m.name)\" appears twice") }
+            guard !m.codebookSizes.isEmpty, m.codebookSizes.allSatisfy({ $0 >= 1 && $0 <= 1 << 20 }) else {
+                throw fail("modalities.\(m.name).codebookSizes", "needs 1 or more levels of 1…2^20 codes, got \(m.codebookSizes)")
+            }
+        }
+        guard seen.contains(targetModality) else {
+            throw fail("targetModality", "\"\(targetModality)\" is not among the modalities \(modalities.map(\.name))")
+        }
+        guard (1...1024).contains(maxHistory) else { throw fail("maxHistory", "must be 1…1024, got \(maxHistory)") }
+        let t = transformer
+        guard t.dModel > 0, t.heads > 0, t.headDim > 0, t.dFF > 0, t.encoderLayers >= 1, t.decoderLayers >= 1 else {
+            throw fail("transformer", "widths and layer counts must be positive")
+        }
+        guard (0..<1).contains(t.dropout) else { throw fail("transformer.dropout", "must be in [0, 1), got \(t.dropout)") }
+        guard t.positionBuckets >= 2, t.maxDistance >= 1 else { throw fail("transformer.positionBuckets", "must be ≥ 2") }
+        if positionBias == .split {
+            guard itemBuckets >= 2, codeBuckets >= 2 else {
+                throw fail("itemBuckets", "split bias needs ≥ 2 item and ≥ 2 code buckets out of \(t.positionBuckets), got \(itemBuckets)")
+            }
+        }
+        guard (0...1).contains(maskProbability) else { throw fail("maskProbability", "must be in [0, 1], got \(maskProbability)") }
+    }
+}
+
+/// Where every token lives in the input vocabulary, derived from the config: PAD 0, EOS 1, one MASK per modality,
+/// then every (modality, level, code) as its own token. Output classes are the target modality's codes, numbered
+/// across its levels.
+public struct TokenLayout: Equatable, Sendable {
+    public static let pad: Int32 = 0
+    public static let eos: Int32 = 1
+
+    public let modalities: [MSCGRecConfig.Modality]
+    public let targetIndex: Int
+    /// First token of (modality m, level l).
+    public let codeTokenStart: [[Int32]]
+    public let vocabularySize: Int
+    /// Offset of level l's codes among the output classes.
+    public let classOffsets: [Int32]
+    public let classCount: Int
+
+    public init(_ config: MSCGRecConfig) {
+        modalities = config.modalities
+        targetIndex = config.modalities.firstIndex { $0.name == config.targetModality } ?? 0
+        var next = Int32(2 + config.modalities.count)
+        codeTokenStart = config.modalities.map { m in
+            m.codebookSizes.map { size in defer { next += Int32(size) }; return next }
+        }
+        vocabularySize = Int(next)
+        var offset: Int32 = 0
+        classOffsets = config.modalities[targetIndex].codebookSizes.map { size in defer { offset += Int32(size) }; return offset }
+        classCount = Int(offset)
+    }
+
+    public func mask(_ modality: Int) -> Int32 { Int32(2 + modality) }
+    /// Codes per history item: every modality's levels.
+    public var blockLength: Int { modalities.reduce(0) { $0 + $1.levels } }
+    /// Offset of modality m's codes inside an item's block.
+    public func blockOffset(_ modality: Int) -> Int { modalities[..<modality].reduce(0) { $0 + $1.levels } }
+    public var targetLevels: Int { modalities[targetIndex].levels }
+    public func token(modality: Int, level: Int, code: Int32) -> Int32 { codeTokenStart[modality][level] + code }
+}
