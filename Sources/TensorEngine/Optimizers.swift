@@ -25,6 +25,24 @@ public final class AdamW {
 
     public func zeroGrad() { for p in parameters { p.grad = nil } }
 
+    /// The step count and both moments of every parameter (in `parameters` order), for checkpoints.
+    public var state: (step: Int, first: [[Float]], second: [[Float]]) {
+        (stepCount, firstMoments.map(\.array), secondMoments.map(\.array))
+    }
+
+    /// Continues exactly where `state` was taken (same parameters, same order).
+    public func restore(step: Int, first: [[Float]], second: [[Float]]) throws {
+        guard first.count == parameters.count, second.count == parameters.count,
+              zip(parameters, zip(first, second)).allSatisfy({ $0.count == $1.0.count && $0.count == $1.1.count }) else {
+            throw OptimizerStateError("optimizer state does not match the model's parameters (different configuration?)")
+        }
+        stepCount = step
+        for (index, (m, v)) in zip(first, second).enumerated() {
+            firstMoments[index].pointer.update(from: m, count: m.count)
+            secondMoments[index].pointer.update(from: v, count: v.count)
+        }
+    }
+
     /// One update with the current learning rate. Parameters without a gradient are left alone.
     public func step() {
         stepCount += 1
@@ -47,6 +65,11 @@ public final class AdamW {
             }
         }
     }
+}
+
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Scales all gradients so that their global L2 norm is at most `maxNorm` (torch's clip_grad_norm_,

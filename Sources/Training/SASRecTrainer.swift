@@ -21,22 +21,12 @@ public struct SASRecTrainingOptions: Sendable, Codable {
     public init() {}
 }
 
-/// What one epoch did, for progress lines and the training log.
-public struct SASRecEpochReport: Sendable {
-    public var epoch: Int
-    public var loss: Double
-    public var validation: RankingMetrics
-    public var sequencesPerSecond: Double
-    public var seconds: Double
-    public var improved: Bool
-}
-
 public struct SASRecTrainingResult {
     public var model: SASRec
     public var bestEpoch: Int
     public var validation: RankingMetrics
     public var test: RankingMetrics
-    public var epochs: [SASRecEpochReport]
+    public var epochs: [EpochRecord]
 }
 
 /// Trains SASRec on a prepared dataset with early stopping on validation NDCG@10, keeping the best epoch's weights.
@@ -56,37 +46,34 @@ public final class SASRecTrainer {
     }
 
     /// Trains until early stopping, `options.epochs`, or `shouldStop()` turning true between epochs (a signal or a
-    /// time budget); in every case the best epoch's weights are restored and evaluated on the test split.
-    public func train(shouldStop: () -> Bool = { false }, progress: (SASRecEpochReport) -> Void = { _ in }) -> SASRecTrainingResult {
+    /// time budget); in every case the best epoch's weights are restored and evaluated on the test split. With a
+    /// `checkpoint` URL the loop saves one after every epoch, and `resume` continues from it exactly.
+    public func train(checkpoint: URL? = nil, resume: Bool = false, shouldStop: () -> Bool = { false },
+                      progress: (EpochRecord) -> Void = { _ in }) throws -> SASRecTrainingResult {
         let model = SASRec(config, seed: options.seed)
         let optimizer = AdamW(parameters: model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         var rng = SeededGenerator(seed: options.seed &+ 1)
         let dropouts = dropoutContexts()
         let windows = SequenceBatches.trainingWindows(dataset, length: config.maxLength, everyTarget: options.everyTarget)
-        var best: (epoch: Int, ndcg: Double, weights: [[Float]], validation: RankingMetrics)?
-        var reports: [SASRecEpochReport] = []
-        for epoch in 1...options.epochs {
-            let start = Date()
-            let order = rng.permutation(windows.count).map { windows[$0] }
-            let meanLoss = trainEpoch(model, optimizer, order: order, dropouts: dropouts, rng: &rng)
-            let trainSeconds = Date().timeIntervalSince(start)
-            let validation = evaluate(model, split: .validation)
-            let ndcg = validation.ndcg(at: 10)
-            let improved = best.map { ndcg > $0.ndcg } ?? true
-            if improved { best = (epoch, ndcg, model.parameters.map(\.scalars), validation) }
-            let report = SASRecEpochReport(epoch: epoch, loss: meanLoss, validation: validation,
-                                           sequencesPerSecond: Double(order.count) / trainSeconds,
-                                           seconds: Date().timeIntervalSince(start), improved: improved)
-            reports.append(report)
-            progress(report)
-            if let best, epoch - best.epoch >= options.patience { break }
-            if shouldStop() { break }
+        let loop = TrainingLoop(parameters: model.namedParameters, optimizer: optimizer,
+                                options: .init(epochs: options.epochs, patience: options.patience, checkpoint: checkpoint))
+        if resume, let checkpoint {
+            let saved = try loop.resume(from: checkpoint)
+            try GeneratorStates.restore(saved, shuffle: &rng, dropouts: dropouts)
         }
-        if let best {
-            for (tensor, values) in zip(model.parameters, best.weights) { tensor.data.update(from: values, count: values.count) }
-        }
-        return SASRecTrainingResult(model: model, bestEpoch: best?.epoch ?? 0, validation: best?.validation ?? RankingMetrics(),
-                                    test: evaluate(model, split: .test), epochs: reports)
+        try loop.run(
+            trainEpoch: { _ in
+                let order = rng.permutation(windows.count).map { windows[$0] }
+                return (trainEpoch(model, optimizer, order: order, dropouts: dropouts, rng: &rng), order.count)
+            },
+            validate: {
+                let v = evaluate(model, split: .validation)
+                return (v.ndcg(at: 10), ["recall@10": v.recall(at: 10), "ndcg@10": v.ndcg(at: 10)])
+            },
+            trainerState: { GeneratorStates.save(shuffle: rng, dropouts: dropouts) },
+            shouldStop: shouldStop, progress: progress)
+        return SASRecTrainingResult(model: model, bestEpoch: loop.state.bestEpoch, validation: evaluate(model, split: .validation),
+                                    test: evaluate(model, split: .test), epochs: loop.state.records)
     }
 
     /// One pass over `order` (training windows) in mini-batches; returns the mean batch loss. Each batch is split into
@@ -100,30 +87,21 @@ public final class SASRecTrainer {
             let negatives = config.loss == .bce ? sampleNegatives(batch, &rng) : []
             let shards = batch.shardRanges(dropouts.count)
             let totalTargets = Float(batch.targetCount)
-            let sinks = shards.map { _ in GradientSink() }
-            var shardLosses = [Double](repeating: 0, count: shards.count)
-            shardLosses.withUnsafeMutableBufferPointer { losses in
-                Parallelism.forEachShard(shards.count) { s in
-                    let part = batch.rows(shards[s])
-                    let targets = Float(part.targetCount)
-                    guard targets > 0 else { return }
-                    let h = model.hidden(ids: part.ids, batch: part.size, dropout: dropouts[s])
-                    let loss: Tensor
-                    switch config.loss {
-                    case .ce: loss = model.crossEntropyLoss(hidden: h, targets: part.targets)
-                    case .bce:
-                        let span = shards[s].lowerBound * batch.length..<shards[s].upperBound * batch.length
-                        loss = model.binaryCrossEntropyLoss(hidden: h, targets: part.targets, negatives: Array(negatives[span]))
-                    }
-                    let weighted = loss * (targets / totalTargets)
-                    weighted.backward(into: sinks[s])
-                    losses[s] = Double(weighted.item)
+            let loss = shardedGradients(shards: shards.count, parameters: model.parameters) { s in
+                let part = batch.rows(shards[s])
+                let targets = Float(part.targetCount)
+                guard targets > 0 else { return nil }
+                let h = model.hidden(ids: part.ids, batch: part.size, dropout: dropouts[s])
+                switch config.loss {
+                case .ce: return model.crossEntropyLoss(hidden: h, targets: part.targets) * (targets / totalTargets)
+                case .bce:
+                    let span = shards[s].lowerBound * batch.length..<shards[s].upperBound * batch.length
+                    return model.binaryCrossEntropyLoss(hidden: h, targets: part.targets, negatives: Array(negatives[span]))
+                        * (targets / totalTargets)
                 }
             }
-            optimizer.zeroGrad()
-            addGradients(sinks, into: model.parameters)
             optimizer.step()
-            lossSum += shardLosses.reduce(0, +)
+            lossSum += loss
             batches += 1
         }
         return lossSum / Double(max(batches, 1))

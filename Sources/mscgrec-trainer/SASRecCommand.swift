@@ -41,6 +41,7 @@ struct SASRecCommand: ParsableCommand {
     @Option(help: "Threads (BLAS and engine loops).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Stop after the epoch that passes this many minutes (the best epoch so far is kept and written).")
     var maxMinutes: Double?
+    @Flag(help: "Continue the run in --out from its checkpoint (same flags).") var resume = false
 
     func run() throws {
         Parallelism.setBLASThreads(threads)
@@ -56,7 +57,11 @@ struct SASRecCommand: ParsableCommand {
         let trainer = try SASRecTrainer(dataset: dataset, config: config, options: options)
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
-        let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"))
+        let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
+        let checkpoint = outURL.appendingPathComponent("checkpoint.safetensors")
+        if resume, !FileManager.default.fileExists(atPath: checkpoint.path) {
+            throw ValidationError("--resume: no checkpoint at \(checkpoint.path)")
+        }
         stderr("SASRec: \(dataset.userCount) users, \(dataset.itemCount) items, loss \(loss.rawValue), d \(dim), \(layers) blocks, \(heads) heads, L \(config.maxLength)")
         let started = Date()
         StopRequest.install()
@@ -66,12 +71,13 @@ struct SASRecCommand: ParsableCommand {
             if let deadline, Date() >= deadline { stderr("time budget reached: finishing with the best epoch so far"); return true }
             return false
         }
-        let result = trainer.train(shouldStop: shouldStop) { report in
-            let elapsed = Date().timeIntervalSince(started)
-            let remaining = elapsed / Double(report.epoch) * Double(epochs - report.epoch)
+        var epochsThisSitting = 0
+        let result = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: shouldStop) { report in
+            epochsThisSitting += 1
+            let remaining = Date().timeIntervalSince(started) / Double(epochsThisSitting) * Double(epochs - report.epoch)
             stderr(String(format: "epoch %3d  loss %.4f  val R@10 %.4f N@10 %.4f%@  %.0f seq/s  %.1fs  ETA ≤ %@",
-                          report.epoch, report.loss, report.validation.recall(at: 10), report.validation.ndcg(at: 10),
-                          report.improved ? " *" : "  ", report.sequencesPerSecond, report.seconds, formatDuration(remaining)))
+                          report.epoch, report.trainLoss, report.validation["recall@10"] ?? 0, report.validation["ndcg@10"] ?? 0,
+                          report.improved ? " *" : "  ", report.samplesPerSecond, report.seconds, formatDuration(remaining)))
             log.append(report)
         }
         try result.test.report(split: "test").write(to: outURL.appendingPathComponent("metrics.json"))
@@ -93,37 +99,6 @@ struct SASRecCommand: ParsableCommand {
 }
 
 extension SASRecConfig.Loss: ExpressibleByArgument {}
-
-/// SIGINT/SIGTERM during a long run: the first one asks the trainer to stop after the current epoch and still
-/// write its outputs; a second one exits at once.
-enum StopRequest {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
-
-    static var isSet: Bool { flag != 0 }
-
-    static func install() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber) { number in
-                if StopRequest.flag != 0 { _exit(128 + number) }
-                StopRequest.flag = 1
-            }
-        }
-    }
-}
-
-/// Appends one JSON object per epoch, flushed as it goes, so a long run can be watched and plotted.
-final class TrainingLog {
-    private let handle: FileHandle
-    init(url: URL) throws {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
-        handle = try FileHandle(forWritingTo: url)
-    }
-    func append(_ r: SASRecEpochReport) {
-        let line = String(format: "{\"epoch\": %d, \"loss\": %.6f, \"val_recall@10\": %.6f, \"val_ndcg@10\": %.6f, \"seconds\": %.2f}\n",
-                          r.epoch, r.loss, r.validation.recall(at: 10), r.validation.ndcg(at: 10), r.seconds)
-        handle.write(Data(line.utf8))
-    }
-}
 
 func stderr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 

@@ -130,7 +130,7 @@ final class SASRecTrainingTests: XCTestCase {
             options.epochs = 25; options.batchSize = 32; options.learningRate = 5e-3; options.patience = 25
             let trainer = try SASRecTrainer(dataset: dataset, config: config, options: options)
             let untrained = trainer.evaluate(SASRec(config, seed: 1), split: .test)
-            let result = trainer.train()
+            let result = try trainer.train()
             // Chance level for Recall@10 over 30 items is 1/3; the ring is fully determined by the last two items.
             XCTAssertLessThan(untrained.recall(at: 1), 0.2, "\(loss): an untrained model must not already be good")
             XCTAssertGreaterThan(result.test.recall(at: 10), 0.8, "\(loss): test Recall@10 \(result.test.recall(at: 10))")

@@ -1,0 +1,208 @@
+import Codes
+import Datasets
+import Foundation
+import Models
+import MSCCore
+import TensorEngine
+
+public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
+    public var epochs = 40
+    /// Epochs without a lower constrained validation loss before stopping.
+    public var patience = 4
+    public var batchSize = 256
+    /// Peak AdamW learning rate (the paper's 0.002 is for batch 2048), reached after `warmupSteps`, then cosine decay
+    /// to `minLearningRate` at `epochs`.
+    public var learningRate: Float = 0.002
+    public var minLearningRate: Float = 0.0001
+    public var warmupSteps = 300
+    public var weightDecay: Float = 0.01
+    public var clipNorm: Float = 1
+    public var seed: UInt64 = 42
+    public init() {}
+}
+
+/// One example: the history `items[historyStart..<target]` of the prepared sequences, predicting `items[target]`.
+struct MSCGRecExample: Sendable {
+    var historyStart: Int32
+    var target: Int32
+    var length: Int { Int(target - historyStart) }
+}
+
+/// Trains MSCGRec on a prepared dataset (Amazon mode: every training position is a target) with the shared
+/// `TrainingLoop`: length-bucketed batches, data-parallel shards, AdamW with warm-up + cosine decay and clipping,
+/// early stopping on the constrained validation loss (eq. 6, no masking, no dropout).
+public final class MSCGRecTrainer {
+    public let dataset: PreparedDataset
+    public let config: MSCGRecConfig
+    public let options: MSCGRecTrainingOptions
+    public let items: ItemTokens
+    public let tree: PrefixTree
+    public let model: MSCGRec
+    let training: [MSCGRecExample]
+    let validation: [MSCGRecExample]
+    let test: [MSCGRecExample]
+
+    /// `tree` is the target modality's prefix tree over the same item indices as `items`.
+    public init(dataset: PreparedDataset, config: MSCGRecConfig, items: ItemTokens, tree: PrefixTree,
+                options: MSCGRecTrainingOptions) throws {
+        try config.validate()
+        guard items.itemCount == dataset.itemCount, tree.itemCount == dataset.itemCount else {
+            throw ConfigError("codes cover \(items.itemCount) items and the tree \(tree.itemCount); the dataset has \(dataset.itemCount) (quantize this work directory again)")
+        }
+        guard tree.depth == items.layout.targetLevels else {
+            throw ConfigError("the \(config.targetModality) prefix tree has depth \(tree.depth), the config \(items.layout.targetLevels) levels")
+        }
+        self.dataset = dataset; self.config = config; self.options = options; self.items = items; self.tree = tree
+        model = MSCGRec(config, seed: options.seed)
+        let base = dataset.sequences.items.startIndex
+        func example(_ e: SequenceExample) -> MSCGRecExample? {
+            let start = max(e.history.startIndex, e.history.endIndex - config.maxHistory)
+            guard items.hasTarget[Int(e.target)], e.history.endIndex > start else { return nil }
+            return MSCGRecExample(historyStart: Int32(start - base), target: Int32(e.history.endIndex - base))
+        }
+        var training: [MSCGRecExample] = []
+        dataset.forEachTrainingExample { if let e = example($0) { training.append(e) } }
+        self.training = training
+        validation = (0..<dataset.userCount).compactMap { example(dataset.validationExample(ofUser: $0)) }
+        test = (0..<dataset.userCount).compactMap { example(dataset.testExample(ofUser: $0)) }
+    }
+
+    public var trainingExampleCount: Int { training.count }
+    public var validationExampleCount: Int { validation.count }
+
+    func history(_ e: MSCGRecExample) -> ArraySlice<Int32> { dataset.sequences.items[Int(e.historyStart)..<Int(e.target)] }
+    func target(_ e: MSCGRecExample) -> Int32 { dataset.sequences.items[Int(e.target)] }
+
+    /// Batches of equal history length (no padding at all), in length order.
+    func batches(_ examples: [MSCGRecExample], size: Int) -> [[MSCGRecExample]] {
+        lengthGroups(examples).flatMap { chunks($0, size) }
+    }
+
+    /// The same, shuffled within each length and across lengths.
+    func shuffledBatches(_ examples: [MSCGRecExample], size: Int, rng: inout SeededGenerator) -> [[MSCGRecExample]] {
+        var all: [[MSCGRecExample]] = []
+        for group in lengthGroups(examples) { all += chunks(rng.permutation(group.count).map { group[$0] }, size) }
+        return rng.permutation(all.count).map { all[$0] }
+    }
+
+    private func lengthGroups(_ examples: [MSCGRecExample]) -> [[MSCGRecExample]] {
+        var byLength = [[MSCGRecExample]](repeating: [], count: config.maxHistory + 1)
+        for e in examples { byLength[min(e.length, config.maxHistory)].append(e) }
+        return byLength.filter { !$0.isEmpty }
+    }
+
+    private func chunks(_ group: [MSCGRecExample], _ size: Int) -> [[MSCGRecExample]] {
+        stride(from: 0, to: group.count, by: size).map { Array(group[$0..<min(group.count, $0 + size)]) }
+    }
+
+    var schedule: LearningRateSchedule {
+        let stepsPerEpoch = (training.count + options.batchSize - 1) / max(1, options.batchSize)
+        return .cosine(base: options.learningRate, warmup: options.warmupSteps, total: stepsPerEpoch * options.epochs,
+                       minimum: options.minLearningRate)
+    }
+
+    /// Trains (or, with `resume`, continues from `checkpoint`) until early stopping; the best epoch's weights end up in
+    /// `model`. Returns the loop's state (best epoch, every epoch's record).
+    public func train(checkpoint: URL? = nil, resume: Bool = false, shouldStop: () -> Bool = { false },
+                      progress: (EpochRecord) -> Void = { _ in }) throws -> LoopState {
+        let parameters = model.namedParameters
+        let optimizer = AdamW(parameters: parameters.map(\.1), learningRate: options.learningRate, weightDecay: options.weightDecay)
+        let loop = TrainingLoop(parameters: parameters, optimizer: optimizer,
+                                options: .init(epochs: options.epochs, patience: options.patience, checkpoint: checkpoint))
+        var shuffle = SeededGenerator(seed: options.seed &+ 1)
+        var masking = SeededGenerator(seed: options.seed &+ 3)
+        let dropouts = (0..<max(1, Parallelism.workers)).map {
+            DropoutContext(rate: config.transformer.dropout, seed: options.seed &+ 2 &+ UInt64($0) &* 7919)
+        }
+        if resume, let checkpoint {
+            let saved = try loop.resume(from: checkpoint)
+            try GeneratorStates.restore(saved, shuffle: &shuffle, dropouts: dropouts)
+            masking = try GeneratorStates.decode(saved, "masking")
+        }
+        let schedule = self.schedule
+        try loop.run(
+            trainEpoch: { _ in
+                let batches = shuffledBatches(training, size: options.batchSize, rng: &shuffle)
+                var lossSum = 0.0
+                for batch in batches {
+                    optimizer.learningRate = schedule.rate(at: optimizer.stepCount)
+                    lossSum += step(batch, optimizer: optimizer, dropouts: dropouts, masking: &masking) * Double(batch.count)
+                }
+                return (lossSum / Double(max(1, training.count)), training.count)
+            },
+            validate: {
+                let loss = constrainedLoss(validation)
+                return (-loss, ["constrained_loss": loss])
+            },
+            trainerState: { GeneratorStates.save(shuffle: shuffle, dropouts: dropouts, extra: ["masking": masking]) },
+            shouldStop: shouldStop, progress: progress)
+        return loop.state
+    }
+
+    /// One optimiser step on `examples`: shards built here (modality masks drawn in order, so runs reproduce), run at
+    /// once; returns the batch's mean loss.
+    func step(_ examples: [MSCGRecExample], optimizer: AdamW, dropouts: [DropoutContext], masking: inout SeededGenerator) -> Double {
+        let count = max(1, min(dropouts.count, examples.count / 16))
+        let parts = (0..<count).map { s in
+            let slice = examples[examples.count * s / count..<examples.count * (s + 1) / count]
+            return items.batch(histories: slice.map(history), targets: slice.map(target), maxHistory: config.maxHistory,
+                               maskProbability: config.maskProbability, rng: &masking)
+        }
+        let total = Float(examples.count)
+        let loss = shardedGradients(shards: count, parameters: optimizer.parameters) { s in
+            let part = parts[s]
+            return model.loss(part, allowed: allowedClasses(part), dropout: dropouts[s]) * (Float(part.size) / total)
+        }
+        if options.clipNorm > 0 { clipGradNorm(optimizer.parameters, maxNorm: options.clipNorm) }
+        optimizer.step()
+        return loss
+    }
+
+    /// The constrained rows of eq. 6 for a batch, or nil for the full softmax.
+    func allowedClasses(_ batch: MSCGRecBatch) -> AllowedClasses? {
+        config.softmax == .constrained ? tree.allowedClasses(targets: batch.targetCodes, classOffsets: items.layout.classOffsets) : nil
+    }
+
+    /// Mean constrained cross-entropy per target code over `examples` (no dropout, no masking; the modalities an item
+    /// lacks still show MASK): the validation criterion, comparable between constrained and full-softmax models.
+    func constrainedLoss(_ examples: [MSCGRecExample], batchSize: Int = 512) -> Double {
+        let batches = self.batches(examples, size: batchSize)
+        let shards = max(1, min(Parallelism.workers, batches.count))
+        var sums = [Double](repeating: 0, count: shards)
+        sums.withUnsafeMutableBufferPointer { out in
+            Parallelism.forEachShard(shards) { shard in
+                var unused = SeededGenerator(seed: 0)
+                withoutGrad {
+                    for b in stride(from: shard, to: batches.count, by: shards) {
+                        let part = items.batch(histories: batches[b].map(history), targets: batches[b].map(target),
+                                               maxHistory: config.maxHistory, rng: &unused)
+                        let allowed = tree.allowedClasses(targets: part.targetCodes, classOffsets: items.layout.classOffsets)
+                        out[shard] += Double(crossEntropy(model.logits(part), targets: part.labels, allowed: allowed).item) * Double(part.size)
+                    }
+                }
+            }
+        }
+        return sums.reduce(0, +) / Double(max(1, examples.count))
+    }
+
+    public func validationLoss() -> Double { constrainedLoss(validation) }
+    public func testLoss() -> Double { constrainedLoss(test) }
+
+    /// Seconds and samples of `steps` optimiser steps on training batches of a fresh copy of the model (the speed
+    /// benchmark's measurement; the trainer's own model is left alone).
+    public func timeSteps(_ steps: Int, warmup: Int = 2) throws -> (seconds: Double, samples: Int) {
+        let copy = try MSCGRecTrainer(dataset: dataset, config: config, items: items, tree: tree, options: options)
+        let optimizer = AdamW(parameters: copy.model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
+        let dropouts = (0..<max(1, Parallelism.workers)).map { DropoutContext(rate: config.transformer.dropout, seed: UInt64($0) + 5) }
+        var rng = SeededGenerator(seed: options.seed)
+        var masking = SeededGenerator(seed: 9)
+        let batches = copy.shuffledBatches(training, size: options.batchSize, rng: &rng).filter { $0.count == options.batchSize }
+        var seconds = 0.0, samples = 0
+        for (i, batch) in batches.prefix(steps + warmup).enumerated() {
+            let start = Date()
+            _ = copy.step(batch, optimizer: optimizer, dropouts: dropouts, masking: &masking)
+            if i >= warmup { seconds += Date().timeIntervalSince(start); samples += batch.count }
+        }
+        return (seconds, samples)
+    }
+}
