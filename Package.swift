@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["MSCCore"]),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors", "Codes"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors", "Codes", "Catalog"]),
         .target(name: "Codes", dependencies: ["TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
         .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),

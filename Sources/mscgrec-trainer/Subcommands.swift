@@ -9,4 +9,5 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     QuantizeCommand.self,
     CodesStatsCommand.self,
     SASRecCommand.self,
+    TrainCommand.self,
 ]

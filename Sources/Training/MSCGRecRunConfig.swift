@@ -1,0 +1,125 @@
+import Catalog
+import Codes
+import Datasets
+import Foundation
+import Models
+import MSCCore
+
+/// The file `train --config FILE` reads: model settings (modalities by name, resolved against the work directory's
+/// catalog) and training options. Every field is optional and falls back to the default shown by `MSCGRecRunConfig()`;
+/// an unknown field or a wrong type is an error naming it.
+public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
+    public struct Model: Codable, Equatable, Sendable {
+        /// Input modalities in stacking order; nil: every modality with codes in the catalog (text, image, collaborative
+        /// first, then the others by name).
+        public var modalities: [String]?
+        public var targetModality = "collaborative"
+        /// nil: the work directory's maximum history.
+        public var maxHistory: Int?
+        public var transformer = MSCGRecConfig.defaultTransformer
+        public var positionBias = MSCGRecConfig.PositionBias.split
+        public var itemBuckets = 16
+        public var softmax = MSCGRecConfig.Softmax.constrained
+        public var maskProbability: Float = 0
+        public init() {}
+    }
+    public var model = Model()
+    public var training = MSCGRecTrainingOptions()
+    public init() {}
+
+    /// Fields that may appear although the defaults leave them out.
+    static let optionalKeys: Set<String> = ["model.modalities", "model.maxHistory"]
+
+    /// Reads `data` (JSON) over the defaults.
+    public static func decode(_ data: Data, source: String) throws -> MSCGRecRunConfig {
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigError("\(source): not valid JSON (\(error.localizedDescription))")
+        }
+        guard let user = parsed as? [String: Any] else { throw ConfigError("\(source): the top level must be a JSON object") }
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(MSCGRecRunConfig())) as? [String: Any] ?? [:]
+        let merged = try merge(defaults, user, path: "", source: source)
+        do {
+            return try JSONDecoder().decode(MSCGRecRunConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {
+            throw ConfigError("\(source): field \(context.codingPath.map(\.stringValue).joined(separator: ".")) must be \(type)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigError("\(source): field \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+        }
+    }
+
+    private static func merge(_ base: [String: Any], _ user: [String: Any], path: String, source: String) throws -> [String: Any] {
+        var out = base
+        for (key, value) in user {
+            let field = path.isEmpty ? key : "\(path).\(key)"
+            guard base[key] != nil || optionalKeys.contains(field) else {
+                throw ConfigError("\(source): unknown field \(field) (known: \(base.keys.sorted().joined(separator: ", ")))")
+            }
+            if let nested = value as? [String: Any], let baseNested = base[key] as? [String: Any] {
+                out[key] = try merge(baseNested, nested, path: field, source: source)
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+
+    /// The model configuration for a work directory whose catalog holds `available` code sets.
+    public func resolve(available: [ModalityInfo], datasetMaxHistory: Int) throws -> MSCGRecConfig {
+        let byName = Dictionary(available.map { ($0.modality, $0) }, uniquingKeysWith: { a, _ in a })
+        let preferred = ["text", "image", "collaborative"]
+        let names = model.modalities ?? (preferred.filter { byName[$0] != nil }
+                                         + byName.keys.filter { !preferred.contains($0) }.sorted())
+        let modalities = try names.map { name -> MSCGRecConfig.Modality in
+            guard let info = byName[name] else {
+                throw ConfigError("model.modalities: the catalog has no codes for \"\(name)\" (available: \(byName.keys.sorted().joined(separator: ", "))); run `mscgrec-trainer quantize --modality \(name)` first")
+            }
+            return MSCGRecConfig.Modality(name: name, codebookSizes: info.codebookSizes)
+        }
+        let config = MSCGRecConfig(modalities: modalities, targetModality: model.targetModality,
+                                   maxHistory: model.maxHistory ?? datasetMaxHistory, transformer: model.transformer,
+                                   positionBias: model.positionBias, itemBuckets: model.itemBuckets, softmax: model.softmax,
+                                   maskProbability: model.maskProbability)
+        try config.validate()
+        return config
+    }
+}
+
+/// What `RUN/config.json` holds: the resolved model configuration and the training options that produced the run.
+public struct MSCGRecRunRecord: Codable, Equatable, Sendable {
+    public var model: MSCGRecConfig
+    public var training: MSCGRecTrainingOptions
+    public var dataset: String
+    public var items: Int
+    public init(model: MSCGRecConfig, training: MSCGRecTrainingOptions, dataset: String, items: Int) {
+        self.model = model; self.training = training; self.dataset = dataset; self.items = items
+    }
+}
+
+public enum MSCGRecWorkData {
+    /// The catalog's code sets of a work directory (what `quantize` wrote).
+    public static func availableModalities(work: URL) throws -> [ModalityInfo] {
+        try ItemCatalog.open(at: WorkDirectory.catalogURL(work)).modalities()
+    }
+
+    /// Every item's tokens for `config`'s modalities and the target modality's prefix tree, from the work directory's
+    /// catalog; codebook sizes must be the ones the config was built with.
+    public static func load(work: URL, config: MSCGRecConfig) throws -> (items: ItemTokens, tree: PrefixTree) {
+        let catalog = try ItemCatalog.open(at: WorkDirectory.catalogURL(work))
+        var sets: [ModalityCodes] = []
+        for m in config.modalities {
+            guard let codes = try catalog.codes(modality: m.name) else {
+                throw ConfigError("\(catalog.path): no codes for modality \"\(m.name)\" (run `mscgrec-trainer quantize --modality \(m.name)`)")
+            }
+            guard codes.codebookSizes == m.codebookSizes else {
+                throw ConfigError("\(catalog.path): modality \"\(m.name)\" has codebook sizes \(codes.codebookSizes), the model config \(m.codebookSizes) (codes were re-quantized after training?)")
+            }
+            sets.append(codes)
+        }
+        let layout = TokenLayout(config)
+        let items = try ItemTokens(layout: layout, modalities: sets.map { ($0.codes, $0.present) })
+        let target = sets[layout.targetIndex]
+        let tree = try PrefixTree(codes: target.codes, depth: target.levels, codebookSizes: target.codebookSizes, present: target.present)
+        return (items, tree)
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Models
+import SafeTensors
+import TensorEngine
+import Training
+
+/// `train`: the MSCGRec sequence model on a prepared, quantized work directory (paper 3.1, 3.3, 4.1).
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the MSCGRec model on a work directory's item codes; early-stop on the constrained validation loss.",
+        discussion: """
+        Reads the codes `quantize` stored in WORK's catalog (every modality, or the config's model.modalities) and the \
+        prepared splits (every training position a target). Writes into --out: model.safetensors (best epoch's weights, \
+        config in its metadata), config.json (the resolved model configuration and training options), \
+        training_log.jsonl (one line per epoch) and checkpoint.safetensors (after every epoch; --resume continues it \
+        exactly). Ctrl-C, SIGTERM or --max-minutes stop after the current epoch and keep the best epoch so far.
+        """)
+
+    @Option(help: "Work directory written by `prepare` and `quantize`.") var data: String
+    @Option(help: "JSON file with `model` and `training` settings (see configs/); every field optional.") var config: String?
+    @Option(help: "Run directory (created if missing).") var out: String
+    @Flag(help: "Continue the run in --out from its checkpoint (same data and config).") var resume = false
+    @Option(help: "Threads (data-parallel shards, each with single-threaded BLAS).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Stop after the epoch that passes this many minutes (the best epoch so far is kept and written).")
+    var maxMinutes: Double?
+
+    func run() throws {
+        Parallelism.setBLASThreads(threads)
+        Parallelism.workers = threads
+        let work = URL(fileURLWithPath: data), outURL = URL(fileURLWithPath: out)
+        let dataset = try WorkDirectory.load(work)
+        var runConfig = MSCGRecRunConfig()
+        if let config {
+            let url = URL(fileURLWithPath: config)
+            guard let bytes = FileManager.default.contents(atPath: url.path) else { throw ValidationError("cannot read --config \(config)") }
+            runConfig = try MSCGRecRunConfig.decode(bytes, source: config)
+        }
+        let model = try runConfig.resolve(available: try MSCGRecWorkData.availableModalities(work: work), datasetMaxHistory: dataset.maxHistory)
+        let record = MSCGRecRunRecord(model: model, training: runConfig.training, dataset: dataset.info.name, items: dataset.itemCount)
+        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        let recordURL = outURL.appendingPathComponent("config.json"), checkpoint = outURL.appendingPathComponent("checkpoint.safetensors")
+        if resume {
+            guard FileManager.default.fileExists(atPath: checkpoint.path),
+                  let saved = FileManager.default.contents(atPath: recordURL.path) else {
+                throw ValidationError("--resume: \(out) has no checkpoint.safetensors and config.json to continue")
+            }
+            let previous = try JSONDecoder().decode(MSCGRecRunRecord.self, from: saved)
+            guard previous == record else {
+                throw ValidationError("--resume: \(recordURL.path) was written with other settings; resume with the same --data and --config (or train into a new --out)")
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(record).write(to: recordURL, options: .atomic)
+
+        let (items, tree) = try MSCGRecWorkData.load(work: work, config: model)
+        let trainer = try MSCGRecTrainer(dataset: dataset, config: model, items: items, tree: tree, options: runConfig.training)
+        let t = model.transformer
+        stderr("MSCGRec: \(dataset.info.name), \(trainer.trainingExampleCount) training targets, \(trainer.validationExampleCount) validation; "
+               + "modalities \(model.modalities.map { "\($0.name)\($0.codebookSizes)" }.joined(separator: " ")) → \(model.targetModality); "
+               + "d \(t.dModel), \(t.encoderLayers)+\(t.decoderLayers) layers, \(t.heads)×\(t.headDim) heads, FFN \(t.dFF) \(t.feedForward.rawValue), "
+               + "\(model.positionBias.rawValue) bias, \(model.softmax.rawValue) softmax, mask p \(model.maskProbability); "
+               + "batch \(runConfig.training.batchSize), lr \(runConfig.training.learningRate), \(threads) threads")
+        let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
+        let started = Date()
+        StopRequest.install()
+        let deadline = maxMinutes.map { started.addingTimeInterval($0 * 60) }
+        let shouldStop = {
+            if StopRequest.isSet { stderr("stop requested: finishing with the best epoch so far"); return true }
+            if let deadline, Date() >= deadline { stderr("time budget reached: finishing with the best epoch so far (--resume continues)"); return true }
+            return false
+        }
+        var epochsThisSitting = 0
+        let epochs = runConfig.training.epochs
+        let state = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: shouldStop) { r in
+            epochsThisSitting += 1
+            let remaining = Date().timeIntervalSince(started) / Double(epochsThisSitting) * Double(epochs - r.epoch)
+            stderr(String(format: "epoch %3d  loss %.4f  val constrained loss %.4f%@  %.0f samples/s  lr %.2e  %.0fs  ETA ≤ %@",
+                          r.epoch, r.trainLoss, r.validation["constrained_loss"] ?? .nan, r.improved ? " *" : "  ",
+                          r.samplesPerSecond, r.learningRate, r.seconds, formatDuration(remaining)))
+            log.append(r)
+        }
+        var weights = trainer.model.weights()
+        weights.metadata = ["config": String(decoding: try JSONEncoder().encode(model), as: UTF8.self),
+                            "best_epoch": "\(state.bestEpoch)", "format": "mscgrec-model"]
+        try weights.write(to: outURL.appendingPathComponent("model.safetensors"))
+        let verdict = state.finished ? "early-stopped" : "stopped (resumable with --resume)"
+        stderr(String(format: "%@ after %d epochs; best epoch %d, validation constrained loss %.4f, test %.4f; peak memory %@; wrote %@",
+                      verdict, state.completedEpochs, state.bestEpoch, -(state.bestScore ?? .nan), trainer.testLoss(),
+                      "\(peakMemoryMiB()) MiB", outURL.path))
+    }
+}

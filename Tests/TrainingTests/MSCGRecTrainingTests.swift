@@ -1,0 +1,140 @@
+import Codes
+@testable import Datasets
+import Foundation
+import Models
+import TensorEngine
+import Training
+import XCTest
+
+final class MSCGRecTrainingTests: XCTestCase {
+    /// 60 items on a ring (next = last + 7 mod 60, from a random start per user, 5…14 items long, so validation
+    /// history lengths also occur in training): the next item follows from the history alone. Collaborative codes are two random levels of 8 plus a collision level (a sparse tree: most prefixes have
+    /// few children, as in a real catalog); text codes are (i mod 3, i/3 mod 3) plus a collision level; items 7 and 13
+    /// lack text.
+    static func setup(softmax: MSCGRecConfig.Softmax = .constrained, dropout: Float = 0, mask: Float = 0,
+                      epochs: Int = 4) throws -> MSCGRecTrainer {
+        let dataset = ring(items: 60, users: 150, length: 10)
+        let n = dataset.itemCount
+        var collaborative: [Int32] = [], text: [Int32] = [], rng = SeededGenerator(seed: 4)
+        var seen: [Int32: Int32] = [:]
+        for i in 0..<n {
+            let prefix = (Int32(rng.index(8)), Int32(rng.index(8)))
+            let collision = seen[prefix.0 * 8 + prefix.1, default: 0]
+            seen[prefix.0 * 8 + prefix.1] = collision + 1
+            collaborative += [prefix.0, prefix.1, collision]
+            text += [Int32(i % 3), Int32(i / 3 % 3), Int32(i / 9)]
+        }
+        let textPresent = (0..<n).map { $0 != 7 && $0 != 13 }
+        let transformer = TransformerConfig(dModel: 32, heads: 2, headDim: 16, dFF: 64, encoderLayers: 2, decoderLayers: 2,
+                                            positionBuckets: 16, maxDistance: 32, dropout: dropout)
+        let config = MSCGRecConfig(modalities: [.init(name: "text", codebookSizes: [3, 3, 8]),
+                                                .init(name: "collaborative", codebookSizes: [8, 8, 4])],
+                                   targetModality: "collaborative", maxHistory: 4, transformer: transformer, itemBuckets: 8,
+                                   softmax: softmax, maskProbability: mask)
+        let items = try ItemTokens(layout: TokenLayout(config), modalities: [(text, textPresent),
+                                                                              (collaborative, [Bool](repeating: true, count: n))])
+        let tree = try PrefixTree(codes: collaborative, depth: 3, codebookSizes: [8, 8, 4], present: [Bool](repeating: true, count: n))
+        var options = MSCGRecTrainingOptions()
+        options.epochs = epochs; options.patience = epochs; options.batchSize = 64
+        options.learningRate = 5e-3; options.warmupSteps = 10; options.seed = 11
+        return try MSCGRecTrainer(dataset: dataset, config: config, items: items, tree: tree, options: options)
+    }
+
+    static func ring(items: Int, users: Int, length: Int) -> PreparedDataset {
+        var rng = SeededGenerator(seed: 5)
+        var offsets = [0], sequence: [Int32] = []
+        for _ in 0..<users {
+            var item = rng.index(items)
+            for _ in 0..<(length / 2 + rng.index(length)) { sequence.append(Int32(item)); item = (item + 7) % items }
+            offsets.append(sequence.count)
+        }
+        let sequences = PreparedSequences(itemCount: items, userIDs: (0..<users).map { "u\($0)" }, offsets: offsets,
+                                          items: sequence, timestamps: nil)
+        let info = PreparedInfo(name: "ring7", sourceFormat: "test", maxHistory: 20, targetMode: .all, minCount: 1, users: users,
+                                items: items, interactions: sequence.count, hasTimestamps: false,
+                                preprocessing: PreprocessingReport(), createdBy: "test")
+        return PreparedDataset(info: info, sequences: sequences)
+    }
+
+    func testConstrainedTrainingLearnsTheRingAndBeatsTheFullSoftmaxAtEqualSteps() throws {
+        let constrained = try Self.setup()
+        let start = constrained.validationLoss()
+        let state = try constrained.train()
+        let learned = constrained.validationLoss()
+        let full = try Self.setup(softmax: .full)
+        XCTAssertEqual(full.validationLoss(), start, accuracy: 1e-9, "both start from the same weights")
+        let fullState = try full.train()
+        // The ring is exact, so a learned model goes far below an untrained one.
+        XCTAssertGreaterThan(start, 1, "an untrained model must not already know the ring")
+        XCTAssertLessThan(learned, 0.3 * start, "constrained validation loss \(start) → \(learned)")
+        // Eq. 6 spends the whole gradient on separating permissible codes: lower constrained loss after every epoch.
+        XCTAssertEqual(state.records.count, 4)
+        for (c, f) in zip(state.records, fullState.records) {
+            XCTAssertLessThan(-c.validationScore, -f.validationScore, "epoch \(c.epoch): constrained vs full softmax")
+        }
+        XCTAssertEqual(-(state.bestScore ?? 0), learned, accuracy: 1e-6, "the best epoch's weights are the ones kept")
+    }
+
+    func testResumingAfterTwoEpochsEqualsThreeEpochsWeightForWeight() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mscgrec-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
+        // Dropout and modality masking on: every generator stream must come back from the checkpoint.
+        let straight = try Self.setup(dropout: 0.1, mask: 0.5, epochs: 3)
+        let straightState = try straight.train()
+
+        let first = try Self.setup(dropout: 0.1, mask: 0.5, epochs: 3)
+        var epochs = 0
+        let interrupted = try first.train(checkpoint: checkpoint, shouldStop: { epochs += 1; return epochs == 2 })
+        XCTAssertEqual(interrupted.completedEpochs, 2)
+        XCTAssertFalse(interrupted.finished)
+        let resumed = try Self.setup(dropout: 0.1, mask: 0.5, epochs: 3)
+        let resumedState = try resumed.train(checkpoint: checkpoint, resume: true)
+        XCTAssertEqual(resumedState.completedEpochs, 3)
+        XCTAssertEqual(resumedState.records.map(\.trainLoss), straightState.records.map(\.trainLoss))
+        XCTAssertEqual(resumedState.bestEpoch, straightState.bestEpoch)
+        for ((name, a), (_, b)) in zip(straight.model.namedParameters, resumed.model.namedParameters) {
+            XCTAssertEqual(a.scalars, b.scalars, "\(name) differs after resume")
+        }
+        // A finished run resumed again trains no further and keeps its best weights.
+        let again = try Self.setup(dropout: 0.1, mask: 0.5, epochs: 3)
+        let againState = try again.train(checkpoint: checkpoint, resume: true)
+        XCTAssertEqual(againState.records.count, 3)
+        for ((name, a), (_, b)) in zip(straight.model.namedParameters, again.model.namedParameters) {
+            XCTAssertEqual(a.scalars, b.scalars, "\(name) differs after a second resume")
+        }
+    }
+
+    func testResumeRefusesAnotherThreadCount() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mscgrec-threads-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
+        let workers = Parallelism.workers
+        defer { Parallelism.workers = workers }
+        Parallelism.workers = 2
+        _ = try Self.setup(epochs: 1).train(checkpoint: checkpoint)
+        Parallelism.workers = 1
+        XCTAssertThrowsError(try Self.setup(epochs: 2).train(checkpoint: checkpoint, resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("--threads"), "\(error)")
+        }
+    }
+
+    func testRunConfigFileMergesOverDefaultsAndNamesBadFields() throws {
+        let good = try MSCGRecRunConfig.decode(Data(#"{"model": {"transformer": {"dModel": 64}, "softmax": "full"}, "training": {"batchSize": 32}}"#.utf8), source: "c.json")
+        XCTAssertEqual(good.model.transformer.dModel, 64)
+        XCTAssertEqual(good.model.transformer.heads, MSCGRecConfig.defaultTransformer.heads, "unset fields keep their defaults")
+        XCTAssertEqual(good.model.softmax, .full)
+        XCTAssertEqual(good.training.batchSize, 32)
+        XCTAssertEqual(good.training.learningRate, MSCGRecTrainingOptions().learningRate)
+        for (text, expected) in [(#"{"model": {"transformer": {"dmodel": 64}}}"#, "unknown field model.transformer.dmodel"),
+                                 (#"{"training": {"batchSize": "big"}}"#, "training.batchSize"),
+                                 (#"{"model": {"softmax": "partial"}}"#, "model.softmax"),
+                                 (#"[1]"#, "top level"), (#"{"model": "#, "not valid JSON")] {
+            XCTAssertThrowsError(try MSCGRecRunConfig.decode(Data(text.utf8), source: "c.json")) { error in
+                XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("c.json"), "\(text): \(error)")
+            }
+        }
+    }
+}
