@@ -53,7 +53,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime", "Catalog",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -41,8 +41,9 @@ public final class Storage: @unchecked Sendable {
 enum BufferPool {
     /// Buffers smaller than this come straight from malloc, which is fast for them.
     static let minimumPooled = 1 << 16
-    /// Upper bound on idle pooled memory.
-    nonisolated(unsafe) static var limitBytes = 2 << 30
+    /// Upper bound on idle pooled memory: above one training step's working set (all of it comes back to the pool at
+    /// the end of the step, so a bound below it would free and fault in the excess every step), a quarter of RAM at most.
+    nonisolated(unsafe) static var limitBytes = min(8 << 30, Int(ProcessInfo.processInfo.physicalMemory / 4))
     private static let lock = NSLock()
     nonisolated(unsafe) private static var idle: [Int: [UnsafeMutablePointer<Float>]] = [:]
     nonisolated(unsafe) private static var idleBytes = 0
@@ -58,10 +59,16 @@ enum BufferPool {
         let capacity = sizeClass(count)
         if capacity > minimumPooled {
             lock.lock()
-            if let pointer = idle[capacity]?.popLast() {
-                idleBytes -= capacity * 4
+            // Best fit up to twice the size: batches of varying length (MSCGRec's histories) then reuse the buffers
+            // of longer ones instead of faulting in fresh pages for every new shape.
+            var chosen = capacity
+            if idle[capacity]?.isEmpty ?? true {
+                chosen = idle.keys.filter { $0 > capacity && $0 <= 2 * capacity && !(idle[$0]?.isEmpty ?? true) }.min() ?? capacity
+            }
+            if let pointer = idle[chosen]?.popLast() {
+                idleBytes -= chosen * 4
                 lock.unlock()
-                return (pointer, capacity)
+                return (pointer, chosen)
             }
             lock.unlock()
         }

@@ -6,10 +6,14 @@ import MSCCore
 import TensorEngine
 
 public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
-    public var epochs = 40
+    /// Also the length of the cosine schedule; the default fits the 60-minute budget of 2 cores on Beauty.
+    public var epochs = 10
     /// Epochs without a lower constrained validation loss before stopping.
-    public var patience = 4
+    public var patience = 3
     public var batchSize = 256
+    /// Encoder tokens per batch at most: long histories (up to 20 items × all modalities' codes) get fewer rows, so
+    /// memory and step time stay bounded whatever the length.
+    public var maxBatchTokens = 24_576
     /// Peak AdamW learning rate (the paper's 0.002 is for batch 2048), reached after `warmupSteps`, then cosine decay
     /// to `minLearningRate` at `epochs`.
     public var learningRate: Float = 0.002
@@ -73,16 +77,24 @@ public final class MSCGRecTrainer {
     func history(_ e: MSCGRecExample) -> ArraySlice<Int32> { dataset.sequences.items[Int(e.historyStart)..<Int(e.target)] }
     func target(_ e: MSCGRecExample) -> Int32 { dataset.sequences.items[Int(e.target)] }
 
-    /// Batches of equal history length (no padding at all), in length order.
+    /// Batches of equal history length (no padding at all), in length order, each of at most `size` rows and
+    /// `options.maxBatchTokens` encoder tokens.
     func batches(_ examples: [MSCGRecExample], size: Int) -> [[MSCGRecExample]] {
-        lengthGroups(examples).flatMap { chunks($0, size) }
+        lengthGroups(examples).flatMap { chunks($0, rows(size, $0[0].length)) }
     }
 
     /// The same, shuffled within each length and across lengths.
     func shuffledBatches(_ examples: [MSCGRecExample], size: Int, rng: inout SeededGenerator) -> [[MSCGRecExample]] {
         var all: [[MSCGRecExample]] = []
-        for group in lengthGroups(examples) { all += chunks(rng.permutation(group.count).map { group[$0] }, size) }
+        for group in lengthGroups(examples) {
+            all += chunks(rng.permutation(group.count).map { group[$0] }, rows(size, group[0].length))
+        }
         return rng.permutation(all.count).map { all[$0] }
+    }
+
+    private func rows(_ size: Int, _ length: Int) -> Int {
+        let tokens = min(length, config.maxHistory) * items.layout.blockLength + 1
+        return max(1, min(size, options.maxBatchTokens / tokens))
     }
 
     private func lengthGroups(_ examples: [MSCGRecExample]) -> [[MSCGRecExample]] {
@@ -96,7 +108,7 @@ public final class MSCGRecTrainer {
     }
 
     var schedule: LearningRateSchedule {
-        let stepsPerEpoch = (training.count + options.batchSize - 1) / max(1, options.batchSize)
+        let stepsPerEpoch = batches(training, size: options.batchSize).count
         return .cosine(base: options.learningRate, warmup: options.warmupSteps, total: stepsPerEpoch * options.epochs,
                        minimum: options.minLearningRate)
     }
@@ -190,19 +202,20 @@ public final class MSCGRecTrainer {
 
     /// Seconds and samples of `steps` optimiser steps on training batches of a fresh copy of the model (the speed
     /// benchmark's measurement; the trainer's own model is left alone).
-    public func timeSteps(_ steps: Int, warmup: Int = 2) throws -> (seconds: Double, samples: Int) {
+    /// Also returns the (history length, rows) of every timed batch, so a reference can time the same shapes.
+    public func timeSteps(_ steps: Int, warmup: Int = 2) throws -> (seconds: Double, samples: Int, shapes: [(items: Int, rows: Int)]) {
         let copy = try MSCGRecTrainer(dataset: dataset, config: config, items: items, tree: tree, options: options)
         let optimizer = AdamW(parameters: copy.model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         let dropouts = (0..<max(1, Parallelism.workers)).map { DropoutContext(rate: config.transformer.dropout, seed: UInt64($0) + 5) }
         var rng = SeededGenerator(seed: options.seed)
         var masking = SeededGenerator(seed: 9)
-        let batches = copy.shuffledBatches(training, size: options.batchSize, rng: &rng).filter { $0.count == options.batchSize }
-        var seconds = 0.0, samples = 0
+        let batches = copy.shuffledBatches(training, size: options.batchSize, rng: &rng)
+        var seconds = 0.0, samples = 0, shapes: [(items: Int, rows: Int)] = []
         for (i, batch) in batches.prefix(steps + warmup).enumerated() {
             let start = Date()
             _ = copy.step(batch, optimizer: optimizer, dropouts: dropouts, masking: &masking)
-            if i >= warmup { seconds += Date().timeIntervalSince(start); samples += batch.count }
+            if i >= warmup { seconds += Date().timeIntervalSince(start); samples += batch.count; shapes.append((batch[0].length, batch.count)) }
         }
-        return (seconds, samples)
+        return (seconds, samples, shapes)
     }
 }

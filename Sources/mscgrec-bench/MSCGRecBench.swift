@@ -1,0 +1,93 @@
+import ArgumentParser
+import BLASRuntime
+import Catalog
+import Codes
+import Datasets
+import Foundation
+import Models
+import TensorEngine
+import Training
+
+/// MSCGRec training steps on Beauty-shaped batches: ours vs the PyTorch reference of the same model
+/// (scripts/bench_torch_mscgrec.py) and vs Hugging Face T5ForConditionalGeneration at the same shapes, on the same
+/// history lengths, batch size and thread count, in one run.
+struct MSCGRecBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mscgrec",
+        abstract: "MSCGRec training samples/s: ours vs the PyTorch reference and Hugging Face T5 at the same shapes.")
+
+    @Option(help: "Work directory with text and collaborative codes (prepared Beauty); without codes, random codes of Beauty's shape are used.")
+    var work = "/tmp/mscgrec-bench-sasrec"
+    @Option(help: "LC-Rec dataset folder to prepare --work from when it is missing.") var dataset = "../shared/datasets/amazon14-beauty"
+    @Option(help: "Dataset name inside the folder.") var name = "Beauty"
+    @Option(help: "Model/training config JSON (as for `train --config`); default the built-in defaults.") var config: String?
+    @Option(help: "Timed optimiser steps on each side (random batches of the epoch: every length, as training sees them).")
+    var steps = 40
+    @Option(help: "Threads for every side.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Python interpreter with torch and transformers installed.") var python = "python3"
+    @Flag(help: "Skip the Python sides.") var noTorch = false
+
+    func run() throws {
+        Parallelism.setBLASThreads(threads)
+        Parallelism.workers = threads
+        print(KernelSelection.summaryLine)
+        let workURL = URL(fileURLWithPath: work)
+        if !FileManager.default.fileExists(atPath: WorkDirectory.datasetURL(workURL).path) {
+            var options = PreparationOptions(format: .lcrec, output: work)
+            options.input = dataset
+            options.name = name
+            _ = try DatasetPreparation.run(options) { _ in }
+        }
+        let data = try WorkDirectory.load(workURL)
+        var runConfig = MSCGRecRunConfig()
+        if let config { runConfig = try MSCGRecRunConfig.decode(try Data(contentsOf: URL(fileURLWithPath: config)), source: config) }
+        let (model, items, tree, source) = try Self.modelInputs(work: workURL, data: data, runConfig: runConfig)
+        let trainer = try MSCGRecTrainer(dataset: data, config: model, items: items, tree: tree, options: runConfig.training)
+        let ours = try trainer.timeSteps(steps)
+        let oursRate = Double(ours.samples) / ours.seconds
+        let t = model.transformer
+        print("MSCGRec \(name) (\(source)): \(model.modalities.map { "\($0.name)\($0.codebookSizes)" }.joined(separator: " ")), "
+              + "d \(t.dModel), \(t.encoderLayers)+\(t.decoderLayers) layers, \(t.heads)×\(t.headDim), FFN \(t.dFF), batch \(runConfig.training.batchSize), "
+              + "\(steps) steps, mean history \(String(format: "%.1f", Double(ours.shapes.map { $0.items * $0.rows }.reduce(0, +)) / Double(max(1, ours.samples)))) items, threads \(threads)")
+        print(String(format: "ours            %8.0f samples/s", oursRate))
+        guard !noTorch else { return }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../scripts/bench_torch_mscgrec.py").standardized
+        let configJSON = String(decoding: try JSONEncoder().encode(model), as: UTF8.self)
+        let output = try runProcess(python, [script.path, "--config", configJSON, "--shapes", ours.shapes.map { "\($0.items):\($0.rows)" }.joined(separator: ","), "--threads", "\(threads)",
+                                             "--lr", "\(runConfig.training.learningRate)"])
+        guard let line = output.split(separator: "\n").last,
+              let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let reference = json["reference_samples_per_second"] as? Double, let hf = json["hf_t5_samples_per_second"] as? Double
+        else { throw ValidationError("PyTorch MSCGRec benchmark printed no result") }
+        print(String(format: "torch reference %8.0f samples/s | ours/reference speed %.2f", reference, oursRate / reference))
+        print(String(format: "HF T5           %8.0f samples/s | ours/HF speed %.2f", hf, oursRate / hf))
+    }
+
+    /// The work directory's text + collaborative codes when `quantize` wrote them, else random codes of Beauty's shape
+    /// (3 levels of 256 plus a collision level of 16 per modality; speed does not depend on the code values).
+    static func modelInputs(work: URL, data: PreparedDataset, runConfig: MSCGRecRunConfig) throws
+        -> (MSCGRecConfig, ItemTokens, PrefixTree, String) {
+        let available = (try? MSCGRecWorkData.availableModalities(work: work)) ?? []
+        if Set(available.map(\.modality)).isSuperset(of: ["text", "collaborative"]) {
+            var rc = runConfig
+            rc.model.modalities = rc.model.modalities ?? ["text", "collaborative"]
+            let model = try rc.resolve(available: available, datasetMaxHistory: data.maxHistory)
+            let (items, tree) = try MSCGRecWorkData.load(work: work, config: model)
+            return (model, items, tree, "real codes")
+        }
+        let sizes = [256, 256, 256, 16]
+        let fake = ["text", "collaborative"].map { ModalityInfo(modality: $0, levels: 4, codebookSizes: sizes, source: "random", itemsWithCodes: data.itemCount) }
+        let model = try runConfig.resolve(available: fake, datasetMaxHistory: data.maxHistory)
+        var rng = SeededGenerator(seed: 1)
+        var sets: [(codes: [Int32], present: [Bool])] = []
+        for _ in model.modalities {
+            var codes: [Int32] = []
+            for item in 0..<data.itemCount { codes += [Int32(rng.index(256)), Int32(rng.index(256)), Int32(rng.index(256)), Int32(item % 16)] }
+            sets.append((codes, [Bool](repeating: true, count: data.itemCount)))
+        }
+        let items = try ItemTokens(layout: TokenLayout(model), modalities: sets)
+        let target = sets[TokenLayout(model).targetIndex]
+        let tree = try PrefixTree(codes: target.codes, depth: 4, codebookSizes: sizes, present: target.present)
+        return (model, items, tree, "random codes")
+    }
+}
