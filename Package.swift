@@ -1,11 +1,16 @@
 // swift-tools-version:6.0
-// Module map (imports flow downwards only):
-//   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite
-//   foundation:   MSCCore (version, shared config structs, errors)
+// Module map (imports flow downwards only; ../shared/ARCHITECTURE.md has the target map):
+//   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib
+//   runtime:      BLASRuntime (OpenBLAS kernel selection at start-up) -> CBLAS
+//   foundation:   MSCCore (version, errors, shared small configs)
 //   formats:      SafeTensors (file format only, no tensor math)
-//   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> CBLAS
-//   models:       Models (attention, T5 blocks, SASRec, ...) -> TensorEngine
-//   executables:  mscgrec-trainer, mscgrec-server
+//   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> CBLAS, SafeTensors
+//   models:       Models (attention, T5 blocks, SASRec, MSCGRec and its config) -> TensorEngine
+//   data/codes:   Catalog, Datasets, Codes (quantizers, prefix tree), Metrics
+//   generation:   Generation (constrained beam search; no training code) -> Models, Codes
+//   training:     Training (the shared loop, SASRec and MSCGRec trainers) -> Models, Datasets, Codes, Catalog, Metrics
+//   HTTP:         HTTPCore (I/O-free engines) -> CNghttp2; HTTPServer (sockets, TLS) -> HTTPCore, COpenSSL
+//   executables:  mscgrec-trainer, mscgrec-server, mscgrec-bench
 import PackageDescription
 
 let package = Package(
@@ -40,6 +45,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
         .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors", "Codes", "Catalog"]),
         .target(name: "Codes", dependencies: ["TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
+        .target(name: "Generation", dependencies: ["Models", "Codes", "TensorEngine"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
         .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
 
@@ -69,6 +75,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors", "MSCCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Metrics", "MSCCore", "TensorEngine", "Codes"]),
         .testTarget(name: "CodesTests", dependencies: ["Codes", "TensorEngine", "SafeTensors", "Catalog", "Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "Codes", "TensorEngine", "SafeTensors", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
     ],

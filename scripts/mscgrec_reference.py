@@ -233,3 +233,32 @@ def loss(logits, labels, allowed=None):
     if allowed is not None:
         logits = logits.masked_fill(~allowed, float("-inf"))
     return F.cross_entropy(logits, labels)
+
+
+def beam_search(model, tokens, padding, children, beams, results, exclude=None, leaf_items=None):
+    """Straightforward constrained beam search for one user (no cache: the decoder reruns on the whole prefix).
+
+    tokens [1, S]; children: {prefix tuple: sorted next codes}; leaf_items: {full code tuple: item}; exclude: items
+    removed at the last level. Beams are scored by the sum of log-softmaxes restricted to each prefix's children
+    (eq. 6); ties go to the earlier beam, then the smaller code. Returns [(item, score, codes)], best first.
+    """
+    lay = model.layout
+    t_index, levels = lay.target, lay.target_levels
+    encoded = model.encode(tokens, padding)
+    current = [((), 0.0)]
+    for t in range(levels):
+        candidates = []
+        for b, (prefix, score) in enumerate(current):
+            dec = [PAD] + [lay.code_start[t_index][l] + prefix[l] for l in range(t)]
+            logits = model.decode(encoded, padding, torch.tensor([dec]))[t]
+            allowed = children[prefix]
+            z = torch.stack([logits[lay.class_offsets[t] + c] for c in allowed])
+            logp = z - torch.logsumexp(z, 0)
+            for c, lp in zip(allowed, logp.tolist()):
+                codes = prefix + (c,)
+                if t == levels - 1 and exclude and leaf_items[codes] in exclude:
+                    continue
+                candidates.append((score + lp, b, c, codes))
+        candidates.sort(key=lambda x: (-x[0], x[1], x[2]))
+        current = [(codes, score) for score, _, _, codes in candidates[: (results if t == levels - 1 else beams)]]
+    return [(leaf_items[codes], score, list(codes)) for codes, score in current]

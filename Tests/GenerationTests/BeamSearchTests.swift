@@ -1,0 +1,68 @@
+import Codes
+import Foundation
+import Generation
+import Models
+import SafeTensors
+import TensorEngine
+import TestSupport
+import XCTest
+
+/// The cached, batched beam search against the straightforward PyTorch one (scripts/make_beam_fixtures.py) on the
+/// same weights: same items in the same order, scores within float32 tolerance; an exact tie at the first level, a tree
+/// with single-child prefixes, histories of different lengths (one empty), and history exclusion.
+final class BeamSearchTests: XCTestCase {
+    func load() throws -> (SafeTensors, ConstrainedBeamSearch, [[Int32]], [Set<Int32>]) {
+        let f = try loadFixture("beam_search.safetensors", in: Bundle.module)
+        let config = try JSONDecoder().decode(MSCGRecConfig.self, from: Data(try XCTUnwrap(f.metadata["config"]).utf8))
+        var weights = SafeTensors()
+        for name in f.names where name.hasPrefix("weight.") { weights.add(String(name.dropFirst("weight.".count)), try f.tensor(name)) }
+        let model = try MSCGRec(config, weights: weights)
+        let collab = try f.indices("collab_codes"), collabPresent = try f.ints("collab_present").map { $0 != 0 }
+        let items = try ItemTokens(layout: model.layout, modalities: [
+            (try f.indices("text_codes"), try f.ints("text_present").map { $0 != 0 }), (collab, collabPresent)])
+        let tree = try PrefixTree(codes: collab, depth: 3, codebookSizes: [3, 3, 2], present: collabPresent)
+        func rows(_ name: String) throws -> [[Int32]] {
+            let values = try f.indices(name), width = try f.shape(name)[1]
+            return stride(from: 0, to: values.count, by: width).map { Array(values[$0..<$0 + width].filter { $0 >= 0 }) }
+        }
+        return (f, ConstrainedBeamSearch(model: model, items: items, tree: tree), try rows("histories"), try rows("exclude").map(Set.init))
+    }
+
+    func testBatchedCachedSearchMatchesTheReferenceSearch() throws {
+        let (f, search, histories, exclude) = try load()
+        let beams = Int(try XCTUnwrap(f.metadata["beams"]))!, results = Int(try XCTUnwrap(f.metadata["results"]))!
+        for (kind, excluded) in [("plain", nil), ("excluded", Optional(exclude))] {
+            let expectedItems = try f.indices("\(kind).items"), expectedScores = try f.floats("\(kind).scores")
+            let expectedCodes = try f.indices("\(kind).codes")
+            // Every batching gives the same answer: all users at once, one at a time.
+            for perBatch in [64, 1] {
+                let found = search.recommend(histories: histories, beams: beams, results: results, exclude: excluded, usersPerBatch: perBatch)
+                for (u, list) in found.enumerated() {
+                    XCTAssertEqual(list.map(\.item), Array(expectedItems[u * results..<(u + 1) * results]), "\(kind) user \(u) (batch \(perBatch))")
+                    for (r, rec) in list.enumerated() {
+                        XCTAssertEqual(rec.score, expectedScores[u * results + r], accuracy: 1e-4, "\(kind) user \(u) rank \(r) score")
+                        XCTAssertEqual(rec.codes, Array(expectedCodes[(u * results + r) * 3..<(u * results + r + 1) * 3]))
+                    }
+                    if let excluded { XCTAssertTrue(list.allSatisfy { !excluded[u].contains($0.item) }, "user \(u) got an excluded item") }
+                }
+            }
+        }
+    }
+
+    func testTiesAndScoresAreOrderedAndDistinct() throws {
+        let (_, search, histories, _) = try load()
+        let found = search.recommend(histories: histories, beams: 4, results: 4)
+        for list in found {
+            XCTAssertEqual(Set(list.map(\.item)).count, list.count, "items are distinct")
+            XCTAssertEqual(list.map(\.score), list.map(\.score).sorted(by: >), "best first")
+            XCTAssertTrue(list.allSatisfy { $0.score <= 0 }, "sums of log-probabilities")
+        }
+        // Beam width 1 is greedy decoding: its item is the first of a wider search only when no beam overtakes it;
+        // it must at least be a valid item of the tree with its own codes.
+        let greedy = search.recommend(histories: histories, beams: 1, results: 1)
+        for (u, list) in greedy.enumerated() {
+            XCTAssertEqual(list.count, 1)
+            XCTAssertEqual(search.tree.item(forSequence: list[0].codes), list[0].item, "user \(u)")
+        }
+    }
+}
