@@ -10,4 +10,5 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     CodesStatsCommand.self,
     SASRecCommand.self,
     TrainCommand.self,
+    EvaluateCommand.self,
 ]

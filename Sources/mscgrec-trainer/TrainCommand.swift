@@ -40,7 +40,8 @@ struct TrainCommand: ParsableCommand {
             runConfig = try MSCGRecRunConfig.decode(bytes, source: config)
         }
         let model = try runConfig.resolve(available: try MSCGRecWorkData.availableModalities(work: work), datasetMaxHistory: dataset.maxHistory)
-        let record = MSCGRecRunRecord(model: model, training: runConfig.training, dataset: dataset.info.name, items: dataset.itemCount)
+        let record = MSCGRecRunRecord(model: model, training: runConfig.training, dataset: dataset.info.name, items: dataset.itemCount,
+                                      workDirectory: work.standardizedFileURL.path)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         let recordURL = outURL.appendingPathComponent("config.json"), checkpoint = outURL.appendingPathComponent("checkpoint.safetensors")
         if resume {

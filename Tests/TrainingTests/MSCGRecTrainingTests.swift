@@ -1,6 +1,7 @@
 import Codes
 @testable import Datasets
 import Foundation
+import Generation
 import Models
 import TensorEngine
 import Training
@@ -73,6 +74,24 @@ final class MSCGRecTrainingTests: XCTestCase {
             XCTAssertLessThan(-c.validationScore, -f.validationScore, "epoch \(c.epoch): constrained vs full softmax")
         }
         XCTAssertEqual(-(state.bestScore ?? 0), learned, accuracy: 1e-6, "the best epoch's weights are the ones kept")
+    }
+
+    func testBeamSearchEvaluationOfTheLearnedRing() throws {
+        let trainer = try Self.setup()
+        let untrained = try Self.setup()
+        let before = GenerativeEvaluation.evaluate(ConstrainedBeamSearch(model: untrained.model, items: untrained.items, tree: untrained.tree),
+                                                   dataset: untrained.dataset, split: .test, excludeHistory: false)
+        _ = try trainer.train()
+        let search = ConstrainedBeamSearch(model: trainer.model, items: trainer.items, tree: trainer.tree)
+        let kept = GenerativeEvaluation.evaluate(search, dataset: trainer.dataset, split: .test, excludeHistory: false)
+        let excluded = GenerativeEvaluation.evaluate(search, dataset: trainer.dataset, split: .test, excludeHistory: true)
+        XCTAssertEqual(kept.users, trainer.dataset.userCount)
+        XCTAssertLessThan(before.recall(at: 10), 0.4, "an untrained model ranks 60 items near chance (10/60)")
+        XCTAssertGreaterThan(kept.recall(at: 10), 0.9, "learned ring: test Recall@10 \(kept.recall(at: 10))")
+        XCTAssertGreaterThan(kept.recall(at: 1), 0.5, "learned ring: test Recall@1 \(kept.recall(at: 1))")
+        // Ring sequences never repeat an item, so removing the history can only move the target up.
+        XCTAssertGreaterThanOrEqual(excluded.ndcg(at: 10), kept.ndcg(at: 10))
+        XCTAssertLessThanOrEqual(kept.ndcg(at: 10), kept.recall(at: 10))
     }
 
     func testResumingAfterTwoEpochsEqualsThreeEpochsWeightForWeight() throws {
