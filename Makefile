@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: run test deps build bench-engine bench-http bench-sasrec bench-codes fixtures clean
+.PHONY: run test deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec fixtures clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -42,6 +42,16 @@ bench-sasrec:
 	.build/release/mscgrec-bench sasrec --loss bce
 	.build/release/mscgrec-bench sasrec --loss bce --threads 1
 
+# MSCGRec training samples/s on Beauty-shaped batches: ours vs the PyTorch reference and HF T5 (same shapes, threads),
+# on 2 threads and on 1. MSCGREC_WORK=<work dir with text + collaborative codes>; default random codes of that shape.
+MSCGREC_WORK ?= /tmp/mscgrec-bench-sasrec
+bench-mscgrec:
+	@scripts/install-deps.sh bench
+	python3 -c 'import transformers' 2>/dev/null || pip install -q transformers
+	$(SWIFT) build -c release --product mscgrec-bench
+	.build/release/mscgrec-bench mscgrec --work $(MSCGREC_WORK)
+	.build/release/mscgrec-bench mscgrec --work $(MSCGREC_WORK) --threads 1
+
 # Item codes: RQ-k-means 3x256 on Beauty text and collaborative embeddings (CODES_COLLABORATIVE=<SASRec
 # item_embedding.safetensors>; default a random-projection stand-in) and on 1M synthetic 768-d items: time, peak memory,
 # utilisation, collisions, prefix-tree bytes per item vs the targets; sgemm vs naive nearest-code search in the same run.
@@ -58,6 +68,8 @@ fixtures:
 	python3 scripts/make_sasrec_fixtures.py
 	python3 scripts/make_safetensors_fixtures.py
 	python3 scripts/make_codes_fixtures.py
+	python3 scripts/make_mscgrec_fixtures.py
+	python3 scripts/make_beam_fixtures.py
 
 clean:
 	rm -rf .build

@@ -115,7 +115,10 @@ public final class MSCGRecTrainer {
 
     /// Trains (or, with `resume`, continues from `checkpoint`) until early stopping; the best epoch's weights end up in
     /// `model`. Returns the loop's state (best epoch, every epoch's record).
+    /// `stepProgress(epoch, samples done, samples in the epoch)` after every optimiser step (for a progress line
+    /// inside long epochs).
     public func train(checkpoint: URL? = nil, resume: Bool = false, shouldStop: () -> Bool = { false },
+                      stepProgress: (Int, Int, Int) -> Void = { _, _, _ in },
                       progress: (EpochRecord) -> Void = { _ in }) throws -> LoopState {
         let parameters = model.namedParameters
         let optimizer = AdamW(parameters: parameters.map(\.1), learningRate: options.learningRate, weightDecay: options.weightDecay)
@@ -133,12 +136,14 @@ public final class MSCGRecTrainer {
         }
         let schedule = self.schedule
         try loop.run(
-            trainEpoch: { _ in
+            trainEpoch: { epoch in
                 let batches = shuffledBatches(training, size: options.batchSize, rng: &shuffle)
-                var lossSum = 0.0
+                var lossSum = 0.0, done = 0
                 for batch in batches {
                     optimizer.learningRate = schedule.rate(at: optimizer.stepCount)
                     lossSum += step(batch, optimizer: optimizer, dropouts: dropouts, masking: &masking) * Double(batch.count)
+                    done += batch.count
+                    stepProgress(epoch, done, training.count)
                 }
                 return (lossSum / Double(max(1, training.count)), training.count)
             },

@@ -75,9 +75,17 @@ struct TrainCommand: ParsableCommand {
             if let deadline, Date() >= deadline { stderr("time budget reached: finishing with the best epoch so far (--resume continues)"); return true }
             return false
         }
-        var epochsThisSitting = 0
+        var epochsThisSitting = 0, lastLine = Date(), epochStart = Date(), currentEpoch = 0, firstDone = 0
         let epochs = runConfig.training.epochs
-        let state = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: shouldStop) { r in
+        let stepProgress = { (epoch: Int, done: Int, total: Int) in
+            if epoch != currentEpoch { currentEpoch = epoch; epochStart = Date(); firstDone = done }
+            guard Date().timeIntervalSince(lastLine) >= 60 else { return }   // one line a minute inside long epochs
+            lastLine = Date()
+            let rate = Double(done - firstDone) / max(Date().timeIntervalSince(epochStart), 1e-9)
+            stderr(String(format: "  epoch %d: %d/%d samples (%.0f%%), %.0f samples/s, epoch ETA %@", epoch, done, total,
+                          100 * Double(done) / Double(total), rate, formatDuration(Double(total - done) / max(rate, 1e-9))))
+        }
+        let state = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: shouldStop, stepProgress: stepProgress) { r in
             epochsThisSitting += 1
             let remaining = Date().timeIntervalSince(started) / Double(epochsThisSitting) * Double(epochs - r.epoch)
             stderr(String(format: "epoch %3d  loss %.4f  val constrained loss %.4f%@  %.0f samples/s  lr %.2e  %.0fs  ETA ≤ %@",
