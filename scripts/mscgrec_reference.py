@@ -5,10 +5,10 @@ model's tensor names, and the configuration is the Swift `MSCGRecConfig` JSON, s
 Shape legend: B batch, n history items, P codes per item, S = n*P + 1 encoder tokens (EOS last), T decoder length
 (target levels), D model width, H heads, C output classes (target codes across levels), V input vocabulary.
 """
-import math
-
 import torch
 import torch.nn.functional as F
+
+from make_fixtures import t5_relative_position_bucket
 
 PAD, EOS = 0, 1
 MASKED = -1e9
@@ -48,18 +48,8 @@ class Layout:
 
 
 def relative_bucket(rel, bidirectional, num_buckets, max_distance):
-    """T5's bucket of rel = key - query (LongTensor): exact below num_buckets/4 (per direction), log-spaced after."""
-    bucket = torch.zeros_like(rel)
-    if bidirectional:
-        num_buckets //= 2
-        bucket += (rel > 0).long() * num_buckets
-        dist = rel.abs()
-    else:
-        dist = (-rel).clamp(min=0)
-    max_exact = num_buckets // 2
-    log_ratio = torch.log(dist.float().clamp(min=1) / max_exact) / math.log(max_distance / max_exact)
-    far = (max_exact + (log_ratio * (num_buckets - max_exact)).long()).clamp(max=num_buckets - 1)
-    return bucket + torch.where(dist < max_exact, dist, far)
+    """T5's bucket of rel = key - query (LongTensor): the one implementation in make_fixtures.py."""
+    return t5_relative_position_bucket(rel, bidirectional, num_buckets, max_distance)
 
 
 def rms_norm(x, w, eps):

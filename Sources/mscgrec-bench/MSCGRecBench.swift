@@ -31,13 +31,7 @@ struct MSCGRecBench: ParsableCommand {
         Parallelism.workers = threads
         print(KernelSelection.summaryLine)
         let workURL = URL(fileURLWithPath: work)
-        if !FileManager.default.fileExists(atPath: WorkDirectory.datasetURL(workURL).path) {
-            var options = PreparationOptions(format: .lcrec, output: work)
-            options.input = dataset
-            options.name = name
-            _ = try DatasetPreparation.run(options) { _ in }
-        }
-        let data = try WorkDirectory.load(workURL)
+        let data = try preparedWorkDirectory(work, from: dataset, name: name)
         var runConfig = MSCGRecRunConfig()
         if let config { runConfig = try MSCGRecRunConfig.decode(try Data(contentsOf: URL(fileURLWithPath: config)), source: config) }
         let (model, items, tree, source) = try Self.modelInputs(work: workURL, data: data, runConfig: runConfig)

@@ -24,14 +24,7 @@ struct SASRecBench: ParsableCommand {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
         print(KernelSelection.summaryLine)   // every figure names the CPU and kernels it was measured with
-        let workURL = URL(fileURLWithPath: work)
-        if !FileManager.default.fileExists(atPath: WorkDirectory.datasetURL(workURL).path) {
-            var options = PreparationOptions(format: .lcrec, output: work)
-            options.input = dataset
-            options.name = name
-            _ = try DatasetPreparation.run(options) { _ in }
-        }
-        let data = try WorkDirectory.load(workURL)
+        let data = try preparedWorkDirectory(work, from: dataset, name: name)
         guard let lossKind = SASRecConfig.Loss(rawValue: loss) else { throw ValidationError("--loss must be ce or bce") }
         let config = SASRecConfig(items: data.itemCount, maxLength: 20, loss: lossKind)
         var options = SASRecTrainingOptions()
@@ -54,6 +47,18 @@ struct SASRecBench: ParsableCommand {
         else { throw ValidationError("PyTorch SASRec benchmark printed no result") }
         return seconds
     }
+}
+
+/// The LC-Rec dataset `name` in `folder`, prepared into `work` unless it already is (benchmarks reuse it).
+func preparedWorkDirectory(_ work: String, from folder: String, name: String) throws -> PreparedDataset {
+    let url = URL(fileURLWithPath: work)
+    if !FileManager.default.fileExists(atPath: WorkDirectory.datasetURL(url).path) {
+        var options = PreparationOptions(format: .lcrec, output: work)
+        options.input = folder
+        options.name = name
+        _ = try DatasetPreparation.run(options) { _ in }
+    }
+    return try WorkDirectory.load(url)
 }
 
 /// Runs a program to completion and returns its standard output; a non-zero exit is an error.

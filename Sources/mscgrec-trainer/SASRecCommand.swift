@@ -64,13 +64,7 @@ struct SASRecCommand: ParsableCommand {
         }
         stderr("SASRec: \(dataset.userCount) users, \(dataset.itemCount) items, loss \(loss.rawValue), d \(dim), \(layers) blocks, \(heads) heads, L \(config.maxLength)")
         let started = Date()
-        StopRequest.install()
-        let deadline = maxMinutes.map { started.addingTimeInterval($0 * 60) }
-        let shouldStop = {
-            if StopRequest.isSet { stderr("stop requested: finishing with the best epoch so far"); return true }
-            if let deadline, Date() >= deadline { stderr("time budget reached: finishing with the best epoch so far"); return true }
-            return false
-        }
+        let shouldStop = stopCheck(started: started, maxMinutes: maxMinutes)
         var epochsThisSitting = 0
         let result = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: shouldStop) { report in
             epochsThisSitting += 1
@@ -99,6 +93,17 @@ struct SASRecCommand: ParsableCommand {
 }
 
 extension SASRecConfig.Loss: ExpressibleByArgument {}
+
+/// Installs the SIGINT/SIGTERM stop request and returns the between-epochs check of a long run (signal or time budget).
+func stopCheck(started: Date, maxMinutes: Double?) -> () -> Bool {
+    StopRequest.install()
+    let deadline = maxMinutes.map { started.addingTimeInterval($0 * 60) }
+    return {
+        if StopRequest.isSet { stderr("stop requested: finishing with the best epoch so far"); return true }
+        if let deadline, Date() >= deadline { stderr("time budget reached: finishing with the best epoch so far (--resume continues)"); return true }
+        return false
+    }
+}
 
 func stderr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 

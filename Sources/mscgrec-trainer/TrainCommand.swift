@@ -68,13 +68,7 @@ struct TrainCommand: ParsableCommand {
                + "batch \(runConfig.training.batchSize), lr \(runConfig.training.learningRate), \(threads) threads")
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
         let started = Date()
-        StopRequest.install()
-        let deadline = maxMinutes.map { started.addingTimeInterval($0 * 60) }
-        let shouldStop = {
-            if StopRequest.isSet { stderr("stop requested: finishing with the best epoch so far"); return true }
-            if let deadline, Date() >= deadline { stderr("time budget reached: finishing with the best epoch so far (--resume continues)"); return true }
-            return false
-        }
+        let shouldStop = stopCheck(started: started, maxMinutes: maxMinutes)
         var epochsThisSitting = 0, lastLine = Date(), epochStart = Date(), currentEpoch = 0, firstDone = 0
         let epochs = runConfig.training.epochs
         let stepProgress = { (epoch: Int, done: Int, total: Int) in

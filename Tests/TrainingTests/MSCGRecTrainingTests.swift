@@ -43,18 +43,11 @@ final class MSCGRecTrainingTests: XCTestCase {
 
     static func ring(items: Int, users: Int, length: Int) -> PreparedDataset {
         var rng = SeededGenerator(seed: 5)
-        var offsets = [0], sequence: [Int32] = []
-        for _ in 0..<users {
-            var item = rng.index(items)
-            for _ in 0..<(length / 2 + rng.index(length)) { sequence.append(Int32(item)); item = (item + 7) % items }
-            offsets.append(sequence.count)
+        let sequences = (0..<users).map { _ -> [Int32] in
+            let start = rng.index(items), count = length / 2 + rng.index(length)
+            return (0..<count).map { Int32((start + 7 * $0) % items) }
         }
-        let sequences = PreparedSequences(itemCount: items, userIDs: (0..<users).map { "u\($0)" }, offsets: offsets,
-                                          items: sequence, timestamps: nil)
-        let info = PreparedInfo(name: "ring7", sourceFormat: "test", maxHistory: 20, targetMode: .all, minCount: 1, users: users,
-                                items: items, interactions: sequence.count, hasTimestamps: false,
-                                preprocessing: PreprocessingReport(), createdBy: "test")
-        return PreparedDataset(info: info, sequences: sequences)
+        return SASRecTrainingTests.prepared(sequences, items: items, name: "ring7")
     }
 
     func testConstrainedTrainingLearnsTheRingAndBeatsTheFullSoftmaxAtEqualSteps() throws {

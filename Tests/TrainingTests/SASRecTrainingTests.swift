@@ -11,22 +11,23 @@ final class SASRecTrainingTests: XCTestCase {
     /// the last two: learnable by attention, impossible for a popularity model (every item is equally popular).
     static func ringDataset(items: Int = 30, users: Int = 150, length: Int = 10, seed: UInt64 = 5) -> PreparedDataset {
         var rng = SplitMix64(seed: seed)
-        var offsets = [0], sequence: [Int32] = []
-        for user in 0..<users {
+        let sequences = (0..<users).map { user -> [Int32] in
             let stride = user % 3 + 1
-            var item = Int(rng.next() % UInt64(items))
-            for _ in 0..<length {
-                sequence.append(Int32(item))
-                item = (item + stride) % items
-            }
-            offsets.append(sequence.count)
+            let start = Int(rng.next() % UInt64(items))
+            return (0..<length).map { Int32((start + $0 * stride) % items) }
         }
-        let sequences = PreparedSequences(itemCount: items, userIDs: (0..<users).map { "u\($0)" }, offsets: offsets,
-                                          items: sequence, timestamps: nil)
-        let info = PreparedInfo(name: "ring", sourceFormat: "test", maxHistory: 20, targetMode: .all, minCount: 1, users: users,
-                                items: items, interactions: sequence.count, hasTimestamps: false,
+        return prepared(sequences, items: items, name: "ring")
+    }
+
+    /// A prepared dataset of the given sequences (item indices, oldest first), maximum history 20, every target.
+    static func prepared(_ sequences: [[Int32]], items: Int, name: String) -> PreparedDataset {
+        let offsets = sequences.reduce(into: [0]) { $0.append($0.last! + $1.count) }
+        let flat = sequences.flatMap { $0 }
+        let info = PreparedInfo(name: name, sourceFormat: "test", maxHistory: 20, targetMode: .all, minCount: 1, users: sequences.count,
+                                items: items, interactions: flat.count, hasTimestamps: false,
                                 preprocessing: PreprocessingReport(), createdBy: "test")
-        return PreparedDataset(info: info, sequences: sequences)
+        return PreparedDataset(info: info, sequences: PreparedSequences(itemCount: items, userIDs: sequences.indices.map { "u\($0)" },
+                                                                       offsets: offsets, items: flat, timestamps: nil))
     }
 
     func testTrainingBatchesAreLeftPaddedAndShifted() {
