@@ -59,7 +59,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime", "Catalog",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime", "Catalog", "Generation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -40,17 +40,20 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
     public func recommend(histories: [[Int32]], beams: Int = 20, results: Int = 10, exclude: [Set<Int32>]? = nil,
                           usersPerBatch: Int = 64) -> [[Recommendation]] {
         precondition(beams >= 1 && (1...beams).contains(results), "need 1 ≤ results ≤ beams, got \(results) of \(beams)")
-        let chunks = stride(from: 0, to: histories.count, by: usersPerBatch).map { $0..<min(histories.count, $0 + usersPerBatch) }
+        // Users of similar history length share a batch, so little of the encoder's work goes to padding.
+        let maxHistory = model.config.maxHistory
+        let order = histories.indices.sorted { (min(histories[$0].count, maxHistory), $0) < (min(histories[$1].count, maxHistory), $1) }
+        let chunks = stride(from: 0, to: order.count, by: usersPerBatch).map { order[$0..<min(order.count, $0 + usersPerBatch)] }
         var out = [[Recommendation]](repeating: [], count: histories.count)
         let shards = max(1, min(Parallelism.workers, chunks.count))
         out.withUnsafeMutableBufferPointer { buffer in
             let shared = UncheckedBuffer(buffer)
             Parallelism.forEachShard(shards) { shard in
                 for c in stride(from: shard, to: chunks.count, by: shards) {
-                    let range = chunks[c]
-                    let found = search(Array(histories[range]), beams: beams, results: results,
-                                       exclude: exclude.map { Array($0[range]) })
-                    for (i, r) in found.enumerated() { shared.buffer[range.lowerBound + i] = r }
+                    let users = chunks[c]
+                    let found = search(users.map { histories[$0] }, beams: beams, results: results,
+                                       exclude: exclude.map { sets in users.map { sets[$0] } })
+                    for (user, r) in zip(users, found) { shared.buffer[user] = r }
                 }
             }
         }
