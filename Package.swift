@@ -39,12 +39,13 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
         .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors"]),
         .target(name: "Codes", dependencies: ["TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
+        .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
         .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes",
+            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes", "TextEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
@@ -52,7 +53,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "TextEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,6 +68,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors", "MSCCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Metrics", "MSCCore", "TensorEngine"]),
         .testTarget(name: "CodesTests", dependencies: ["Codes", "TensorEngine", "SafeTensors", "Catalog", "Datasets"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TextEncodingTests", dependencies: ["TextEncoding", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
     ],
