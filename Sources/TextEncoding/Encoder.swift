@@ -36,7 +36,7 @@ public struct TransformerEncoder: Sendable {
                                                     heads: config.heads, scale: scale, bias: bias, mask: keyMask)
             x = (layer.attentionOutput(context) + x)
                 .layerNorm(weight: layer.attentionNorm.weight, bias: layer.attentionNorm.bias, eps: config.layerNormEps)
-            let inner = layer.intermediate(x).geluExact()
+            let inner = layer.intermediate(x).geluErfFast()
             x = (layer.output(inner) + x)
                 .layerNorm(weight: layer.outputNorm.weight, bias: layer.outputNorm.bias, eps: config.layerNormEps)
         }

@@ -13,7 +13,7 @@ struct LayerWeights: Sendable {
 struct Linear: Sendable {
     let weight: Tensor   // [out, in]
     let bias: Tensor     // [out]
-    func callAsFunction(_ x: Tensor) -> Tensor { matmul(x, weight, transposeB: true) + bias }
+    func callAsFunction(_ x: Tensor) -> Tensor { linearTransposedWeight(x, weight, bias: bias) }
 }
 
 struct Norm: Sendable {

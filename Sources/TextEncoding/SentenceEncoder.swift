@@ -3,7 +3,8 @@ import TensorEngine
 
 /// A sentence-transformers model run end to end: text → ids → encoder → pooling → (L2 normalisation).
 public struct SentenceEncoder: Sendable {
-    public let tokenizer: TextTokenizer
+    /// Mutable so a caller can truncate shorter than the model's own max_seq_length.
+    public var tokenizer: TextTokenizer
     public let encoder: TransformerEncoder
     public let pipeline: SentencePipeline
 

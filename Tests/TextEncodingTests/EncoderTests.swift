@@ -82,3 +82,25 @@ final class EncoderTests: XCTestCase {
         var v: [Float] = [3, 4]; Pooling.l2Normalize(&v, 2); XCTAssertEqual(v, [0.6, 0.8])
     }
 }
+
+/// The encoder's fused inference kernels against the engine's general ops (the naive references).
+final class TextOpsTests: XCTestCase {
+    func testFastGELUMatchesExactGELU() {
+        let xs = stride(from: Float(-12), through: 12, by: 0.001).map { $0 }
+        let x = Tensor(shape: [xs.count], scalars: xs)
+        let diff = zip(x.geluErfFast().scalars, x.geluExact().scalars).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(diff, 2e-6)
+    }
+
+    func testFusedLinearMatchesMatmulPlusBias() {
+        var rng = SystemRandomNumberGenerator()
+        func random(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+        }
+        let x = random([3, 5, 7]), w = random([4, 7]), b = random([4])
+        let fused = linearTransposedWeight(x, w, bias: b)
+        let reference = matmul(x, w, transposeB: true) + b
+        XCTAssertEqual(fused.shape, [3, 5, 4])
+        XCTAssertLessThan(zip(fused.scalars, reference.scalars).map { abs($0 - $1) }.max()!, 1e-5)
+    }
+}
