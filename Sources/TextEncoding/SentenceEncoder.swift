@@ -29,9 +29,12 @@ public struct SentenceEncoder: Sendable {
             maxLength = min(maxLength, m)
         }
         let tokenizer = try TextTokenizer.load(from: directory, maxLength: maxLength)
-        guard tokenizer.wordPiece.count <= encoder.config.vocabularySize || tokenizer.wordPiece.vocabulary.values.allSatisfy({ Int($0) < encoder.config.vocabularySize }) else {
-            throw TextEncodingError.malformed(path: directory.url.path, field: "vocab_size",
-                                              reason: "the tokenizer has ids beyond config.json's vocab_size \(encoder.config.vocabularySize)")
+        // Every id the tokenizer can emit must index the embedding table (a tokenizer from another model would not).
+        let emitted = Array(tokenizer.wordPiece.vocabulary.values) + tokenizer.addedTokens.map(\.id)
+            + tokenizer.prefixIDs + tokenizer.suffixIDs + [tokenizer.padID, tokenizer.wordPiece.unknownID]
+        if let bad = emitted.first(where: { $0 < 0 || Int($0) >= encoder.config.vocabularySize }) {
+            throw TextEncodingError.malformed(path: directory.file("config.json").path, field: "vocab_size",
+                                              reason: "the tokenizer emits id \(bad), beyond vocab_size \(encoder.config.vocabularySize)")
         }
         return SentenceEncoder(tokenizer: tokenizer, encoder: encoder, pipeline: pipeline)
     }

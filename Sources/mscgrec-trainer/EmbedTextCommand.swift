@@ -109,7 +109,7 @@ struct EmbedTextCommand: ParsableCommand {
         let seconds = (ContinuousClock.now - embedStart).seconds
 
         let matrix = FloatMatrix(rows: texts.count, columns: encoder.dimension)
-        rows.withUnsafeBufferPointer { matrix.pointer.update(from: $0.baseAddress!, count: rows.count) }
+        if !rows.isEmpty { rows.withUnsafeBufferPointer { matrix.pointer.update(from: $0.baseAddress!, count: rows.count) } }
         try NpyFile.write(matrix, to: URL(fileURLWithPath: out))
         try writeAtomically(ids.joined(separator: "\n") + (ids.isEmpty ? "" : "\n"), to: idsPath)
         progress.finish(String(format: "embedded %d items in %.2f s (%.1f items/s, %d threads), wrote %@ and %@",

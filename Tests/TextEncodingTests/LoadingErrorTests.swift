@@ -74,3 +74,19 @@ final class LoadingErrorTests: XCTestCase {
         XCTAssertEqual(field, "[1].type")
     }
 }
+
+extension LoadingErrorTests {
+    func testVocabularySizeDisagreeingWithTheWeightsIsAShapeError() throws {
+        try editConfig { $0["vocab_size"] = 10 }
+        guard let e = error({ _ = try SentenceEncoder.load(scratch.path) }) else { return XCTFail("loaded") }
+        switch e {
+        case .shapeMismatch(_, let tensor, _, _): XCTAssertEqual(tensor, "embeddings.word_embeddings.weight")
+        default: XCTFail("\(e)")
+        }
+    }
+
+    func testEmptyInputGivesNoRows() throws {
+        let encoder = try SentenceEncoder.load(scratch.path)
+        XCTAssertEqual(encoder.embed([]), [])
+    }
+}
