@@ -72,7 +72,7 @@ struct EmbedTextCommand: ParsableCommand {
         let work = URL(fileURLWithPath: data)
         let catalogURL = WorkDirectory.catalogURL(work)
         guard FileManager.default.fileExists(atPath: catalogURL.path) else {
-            throw ValidationError("\(catalogURL.path): no item catalog; run `mscgrec-trainer prepare` first")
+            throw TextEncodingError.missingFile(path: catalogURL.path, hint: "no item catalog; run `mscgrec-trainer prepare` first")
         }
         var ids: [String] = [], texts: [String] = []
         var missing = 0
