@@ -44,10 +44,11 @@ public struct SentenceEncoder: Sendable {
         embed(tokenized: texts.map(tokenizer.encode), options: options, progress: progress)
     }
 
-    /// Embeds already tokenised texts (each with its special tokens, within the maximum length).
+    /// Embeds already tokenised texts (each with its special tokens, within the maximum length). A text with no tokens
+    /// at all (possible only for a tokenizer without special tokens) gets a zero row; callers drop such items first.
     public func embed(tokenized: [[Int32]], options: BatchOptions = BatchOptions(), progress: (@Sendable (Int) -> Void)? = nil) -> [Float] {
         let n = tokenized.count, d = dimension
-        let output = Storage(count: n * d)
+        let output = Storage(zeros: n * d)
         let batches = Self.batches(lengths: tokenized.map(\.count), options: options)
         let queue = BatchQueue(count: batches.count)
         let out = UncheckedPointer(output.pointer)
@@ -87,7 +88,7 @@ public struct SentenceEncoder: Sendable {
     static func batches(lengths: [Int], options: BatchOptions) -> [[Int]] {
         let order = lengths.indices.sorted { lengths[$0] != lengths[$1] ? lengths[$0] > lengths[$1] : $0 < $1 }
         var batches: [[Int]] = [], current: [Int] = []
-        for item in order {
+        for item in order where lengths[item] > 0 {
             let longest = current.first.map { lengths[$0] } ?? lengths[item]
             if !current.isEmpty && (current.count >= options.batchSize || (current.count + 1) * longest > options.maxTokens) {
                 batches.append(current)

@@ -97,7 +97,16 @@ struct EmbedTextCommand: ParsableCommand {
         progress.log("model \(model): \(encoder.encoder.config.architecture.rawValue), \(encoder.encoder.config.layers) layers, "
                      + "width \(encoder.dimension), max \(encoder.tokenizer.maxLength) tokens, \(encoder.pipeline.pooling.rawValue) pooling"
                      + (encoder.pipeline.normalize ? ", L2-normalised" : ""))
-        let tokenized = texts.map(encoder.tokenizer.encode)
+        var tokenized = texts.map(encoder.tokenizer.encode)
+        // Text that normalises to nothing (only control or format characters) under a tokenizer without special
+        // tokens has no token to embed: such an item lacks the modality too.
+        let empty = Set(tokenized.indices.filter { tokenized[$0].isEmpty })
+        if !empty.isEmpty {
+            ids = ids.indices.filter { !empty.contains($0) }.map { ids[$0] }
+            texts = texts.indices.filter { !empty.contains($0) }.map { texts[$0] }
+            tokenized.removeAll { $0.isEmpty }
+            progress.log("\(empty.count) more items have no token after normalisation: no row")
+        }
         let tokens = tokenized.reduce(0) { $0 + $1.count }
         progress.log("tokenised \(tokens) tokens (\(String(format: "%.1f", Double(tokens) / Double(max(1, texts.count)))) per item)")
 

@@ -104,3 +104,16 @@ final class TextOpsTests: XCTestCase {
         XCTAssertLessThan(zip(fused.scalars, reference.scalars).map { abs($0 - $1) }.max()!, 1e-5)
     }
 }
+
+extension EncoderTests {
+    /// A row with no tokens (a tokenizer without special tokens, text of format characters only) must not crash.
+    func testEmptyTokenRowGivesZerosWithoutTouchingOthers() throws {
+        let encoder = try SentenceEncoder.load(Fixtures.path("tiny-bert"))
+        let one = encoder.tokenizer.encode("red lipstick")
+        let rows = encoder.embed(tokenized: [one, [], one])
+        let d = encoder.dimension
+        XCTAssertEqual(Array(rows[d..<(2 * d)]), [Float](repeating: 0, count: d))
+        XCTAssertLessThan(maxAbsDiff(Array(rows[0..<d]), Array(rows[(2 * d)...])), 1e-6)   // same text, other row
+        XCTAssertEqual(SentenceEncoder.batches(lengths: [0, 3, 0], options: BatchOptions()), [[1]])
+    }
+}
