@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: run test deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec fixtures clean
+.PHONY: run test deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec bench-text fixtures clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -17,7 +17,7 @@ run: build
 test:
 	@scripts/install-deps.sh test
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
-	scripts/run-tests.sh $(TEST_FLAGS) --skip-build
+	MSCGREC_TEXT_MODELS=$(CURDIR)/.build/text-models scripts/run-tests.sh $(TEST_FLAGS) --skip-build
 
 # Engine benchmark: one T5 block forward+backward, ours vs PyTorch in the same run.
 bench-engine:
@@ -61,6 +61,13 @@ bench-codes:
 	$(SWIFT) build -c release --product mscgrec-bench
 	.build/release/mscgrec-bench codes $(if $(CODES_COLLABORATIVE),--collaborative $(CODES_COLLABORATIVE))
 
+# Text embedding items/s on Beauty's titles, all-MiniLM-L6-v2 and all-mpnet-base-v2: ours vs sentence-transformers on
+# PyTorch, same texts, batch and threads, one run (scripts/bench_text.py is the reference side).
+bench-text:
+	@scripts/install-deps.sh bench
+	$(SWIFT) build -c release --product mscgrec-bench
+	.build/release/mscgrec-bench text
+
 # Regenerates the PyTorch reference fixtures under Tests/*/Fixtures (needs torch==2.13.0).
 fixtures:
 	@scripts/install-deps.sh bench
@@ -70,6 +77,7 @@ fixtures:
 	python3 scripts/make_codes_fixtures.py
 	python3 scripts/make_mscgrec_fixtures.py
 	python3 scripts/make_beam_fixtures.py
+	python3 scripts/make_text_fixtures.py .build/text-models
 
 clean:
 	rm -rf .build

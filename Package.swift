@@ -46,12 +46,13 @@ let package = Package(
         .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors", "Codes", "Catalog", "Generation"]),
         .target(name: "Codes", dependencies: ["TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
         .target(name: "Generation", dependencies: ["Models", "Codes", "TensorEngine"]),
+        .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
         .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes", "BLASRuntime", "Generation",
+            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes", "BLASRuntime", "Generation", "TextEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
@@ -59,7 +60,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime", "Catalog", "Generation",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime", "Catalog", "Generation", "TextEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -77,6 +78,7 @@ let package = Package(
         .testTarget(name: "CodesTests", dependencies: ["Codes", "TensorEngine", "SafeTensors", "Catalog", "Datasets"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "Codes", "TensorEngine", "SafeTensors", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "TextEncodingTests", dependencies: ["TextEncoding", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
     ],

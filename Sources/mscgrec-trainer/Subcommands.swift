@@ -6,6 +6,7 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     SynthCommand.self,
     PrepareCommand.self,
     StatsCommand.self,
+    EmbedTextCommand.self,
     QuantizeCommand.self,
     CodesStatsCommand.self,
     SASRecCommand.self,
