@@ -9,6 +9,7 @@ private func owner(_ userData: UnsafeMutableRawPointer?) -> HTTP2Session {
 
 private let frameHeaders = UInt8(NGHTTP2_HEADERS.rawValue)
 private let frameData = UInt8(NGHTTP2_DATA.rawValue)
+private let frameReset = UInt8(NGHTTP2_RST_STREAM.rawValue)
 private let flagEndStream = UInt8(NGHTTP2_FLAG_END_STREAM.rawValue)
 
 /// Data provider read callback shared by every response.
@@ -40,9 +41,14 @@ extension HTTP2Session {
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
             let type = frame.pointee.hd.type
+            if type == frameReset { owner(userData).countReset(sent: false) }
             guard type == frameHeaders || type == frameData else { return 0 }
             owner(userData).onStreamFrame(streamID: frame.pointee.hd.stream_id,
                                           endStream: frame.pointee.hd.flags & flagEndStream != 0)
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
+            if let frame, frame.pointee.hd.type == frameReset { owner(userData).countReset(sent: true) }
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
@@ -54,9 +60,10 @@ extension HTTP2Session {
     func onHeader(streamID: Int32, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
         guard let stream = streams[streamID], !stream.requestComplete, stream.rejected == nil else { return }
         // RFC 9113 §6.5.2 counts each field as name + value + 32 bytes.
-        stream.headerBytes += name.count + value.count + 32
+        stream.headerBytes += name.count + value.count + 32  // each at most the 2^31 nghttp2 allows: no overflow
         if stream.headerBytes > limits.maxHeadBytes || stream.headers.count >= limits.maxHeaderCount {
             stream.rejected = 431
+            countRefusal()
             stream.headers = HTTPHeaders()
             return
         }
@@ -78,6 +85,7 @@ extension HTTP2Session {
         guard let stream = streams[streamID], stream.rejected == nil else { return }
         if stream.body.count + data.count > limits.maxBodyBytes {
             stream.rejected = 413
+            countRefusal()
             stream.body = []
             reject(stream)
             return
