@@ -3,6 +3,7 @@
 # (`swiftc -sanitize=fuzzer,address`; the runtime ships with the Swift toolchain in lib/clang/*/lib/linux).
 #
 #   scripts/fuzz.sh [target ...]      FUZZ_SECONDS per target (default 180), all targets when none are named
+#   FUZZ_SECONDS=0 scripts/fuzz.sh    only compile the fuzz binaries
 #
 # Each fuzzed module is compiled from its sources together with its Fuzz/<module>/target.swift (so the target can
 # call internal parsers), against instrumented builds of the modules it imports. One binary serves the module's
@@ -28,9 +29,10 @@ declare -A module=(
 )
 all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-tree codes lcrec-index)
 
-# The Codes readers without the numeric code (TensorEngine is not needed to read files). PrefixTree.swift imports
-# TensorEngine without using it; the import is dropped in the copy compiled here.
-codes_files=(BinaryFormat CodesError CodesFile FloatMatrix NpyFile LCRecIndex PrefixTree PrefixTreeFile)
+# The Codes readers without the numeric code (TensorEngine is not needed to read files): PrefixTree.swift's
+# TensorEngine import is dropped in the copy compiled here, and Fuzz/codes/TensorEngineStandIn.swift supplies the one
+# type it names.
+codes_files=(BinaryFormat CodesError CodesFile CollisionLevel FloatMatrix NpyFile LCRecIndex PrefixTree PrefixTreeFile)
 
 newer() {  # newer OUTPUT INPUT... : true when OUTPUT is missing or older than an input
   local target=$1; shift
@@ -62,7 +64,8 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
         cmp -s "$out/src/Codes/$f.swift.new" "$out/src/Codes/$f.swift" || mv "$out/src/Codes/$f.swift.new" "$out/src/Codes/$f.swift"
         rm -f "$out/src/Codes/$f.swift.new"
         files+=("$out/src/Codes/$f.swift")
-      done ;;
+      done
+      files+=(Fuzz/codes/TensorEngineStandIn.swift) ;;
   esac
   library MSCCore Sources/MSCCore/*.swift
   [[ " ${deps[*]} " == *" Catalog "* ]] && library Catalog Sources/Catalog/*.swift
@@ -79,6 +82,7 @@ targets=("$@")
 ((${#targets[@]})) || targets=("${all[@]}")
 for t in "${targets[@]}"; do [[ -n "${module[$t]:-}" ]] || { echo "unknown fuzz target '$t' (known: ${all[*]})" >&2; exit 2; }; done
 for m in $(for t in "${targets[@]}"; do echo "${module[$t]}"; done | sort -u); do binary "$m"; done
+[[ "$seconds" == 0 ]] && exit 0
 
 status=0
 summary=()
