@@ -125,3 +125,58 @@ final class HTTP2AbuseTests: XCTestCase {
         XCTAssertEqual(DeadlineTracker.nanos(.seconds(Int64.max)), .max)
     }
 }
+
+/// The HPACK bomb: one 4 KB field in the dynamic table, referenced thousands of times by one-byte indices, so an
+/// 8 KiB HEADERS frame decodes to megabytes. Far beyond the limit the stream is reset instead of answered 431, which
+/// spares validating every decoded field; the connection goes on serving. Hand-made frames: nghttp2's own client
+/// would refuse to send a block over the server's advertised header list size.
+final class HPACKBombTests: XCTestCase {
+    private func frame(_ type: UInt8, _ flags: UInt8, _ stream: UInt32, _ payload: [UInt8]) -> [UInt8] {
+        let n = payload.count
+        return [UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF), type, flags]
+            + withUnsafeBytes(of: stream.bigEndian, Array.init) + payload
+    }
+
+    /// (type, stream, payload) of each frame the server sent.
+    private func frames(_ bytes: [UInt8]) -> [(type: UInt8, stream: UInt32, payload: [UInt8])] {
+        var out: [(UInt8, UInt32, [UInt8])] = []
+        var i = 0
+        while i + 9 <= bytes.count {
+            let n = Int(bytes[i]) << 16 | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2])
+            let stream = bytes[(i + 5)..<(i + 9)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF
+            out.append((bytes[i + 3], stream, Array(bytes[(i + 9)..<min(bytes.count, i + 9 + n)])))
+            i += 9 + n
+        }
+        return out
+    }
+
+    func testHeaderBlockFarBeyondTheLimitIsResetAndTheConnectionServesOn() {
+        let server = HTTP2Session(limits: HTTPLimits(), date: { fixedDate }, clock: { 0 })
+        let pseudo: [UInt8] = [0x82, 0x84, 0x86, 0x01, 0x01, 0x78]  // GET / http, :authority x (not indexed)
+        let value = [UInt8](repeating: 0x76, count: 4000)
+        let insert: [UInt8] = [0x40, 3] + Array("x-b".utf8) + [0x7F, 0xA1, 0x1E] /* length 4000 */ + value
+        var input = ConnectionEngine.preface + frame(4, 0, 0, [])
+        input += frame(1, 5, 1, pseudo + insert + [UInt8](repeating: 0xBE, count: 2000))  // ~8 MB decoded
+        input += frame(1, 5, 3, pseudo + [UInt8](repeating: 0xBE, count: 9))  // ~36 KB: over the limit, no bomb
+        input += frame(1, 5, 5, pseudo)
+        var seen: [Int64] = []
+        server.receive(input)
+        for (id, _) in server.takeRequests() {
+            seen.append(id)
+            server.send(.complete(HTTPResponse(text: "fine")), for: id)
+        }
+        var out: [UInt8] = []
+        server.takeOutput(into: &out, limit: .max)
+        let sent = frames(out)
+        XCTAssertEqual(seen, [5], "only the plain request reaches the handler")
+        let reset = sent.first { $0.type == 3 && $0.stream == 1 }
+        XCTAssertEqual(reset?.payload, [0, 0, 0, 2], "the bomb is reset with INTERNAL_ERROR")
+        XCTAssertNil(sent.first { $0.type == 1 && $0.stream == 1 }, "and not answered")
+        let refused = sent.first { $0.type == 1 && $0.stream == 3 }?.payload ?? []
+        XCTAssertTrue(refused.starts(with: [0x48, 3] + Array("431".utf8)), "\(refused.prefix(8))")
+        XCTAssertEqual(sent.first { $0.type == 1 && $0.stream == 5 }?.payload.first, 0x88, ":status 200")
+        XCTAssertEqual(server.refusals, 2)
+        XCTAssertEqual(server.resetsSent, 1)
+        XCTAssertNil(server.failure)
+    }
+}
