@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: run test deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec bench-text fixtures clean
+.PHONY: run test fuzz deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec bench-text fixtures clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -18,6 +18,15 @@ test:
 	@scripts/install-deps.sh test
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	MSCGREC_TEXT_MODELS=$(CURDIR)/.build/text-models scripts/run-tests.sh $(TEST_FLAGS) --skip-build
+	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) scripts/fuzz.sh
+
+# Coverage-guided fuzzing of every reader of untrusted bytes (libFuzzer + AddressSanitizer), FUZZ_SECONDS per
+# target; `make test` runs each for FUZZ_TEST_SECONDS. Prints executions/s and coverage per target (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 180
+FUZZ_TEST_SECONDS ?= 5
+fuzz:
+	@scripts/install-deps.sh test
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 # Engine benchmark: one T5 block forward+backward, ours vs PyTorch in the same run.
 bench-engine:

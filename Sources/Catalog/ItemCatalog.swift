@@ -314,6 +314,10 @@ public final class ItemCatalog: @unchecked Sendable {
     /// All codes of one modality, or nil when the catalog has none for it.
     public func codes(modality: String) throws -> ModalityCodes? {
         guard let info = try modalities().first(where: { $0.modality == modality }) else { return nil }
+        // The file may have been edited or damaged: the level count sizes the allocation below, so it is checked first.
+        guard (1...Self.maxLevels).contains(info.levels), info.codebookSizes.count == info.levels else {
+            throw CatalogError.invalidCodes(modality: modality, reason: "\(info.levels) levels with \(info.codebookSizes.count) codebook sizes")
+        }
         let count = try itemCount
         return try locked {
             var flat = [Int32](repeating: 0, count: count * info.levels)
@@ -357,8 +361,11 @@ public final class ItemCatalog: @unchecked Sendable {
         return bytes
     }
 
+    /// Code levels a catalog may declare (as in codes files).
+    static let maxLevels = 64
+
     static func decodeRow(_ raw: UnsafeRawBufferPointer, levels: Int, modality: String) throws -> [Int32] {
-        guard raw.count == levels * 4 else {
+        guard (0...maxLevels).contains(levels), raw.count == levels * 4 else {
             throw CatalogError.invalidCodes(modality: modality, reason: "blob of \(raw.count) bytes for \(levels) levels")
         }
         return (0..<levels).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) }

@@ -18,6 +18,13 @@ public enum LCRecIndex {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw CodesError.unreadable(path: path, reason: "cannot read: \(error.localizedDescription)")
         }
+        return try parse(data, path: path, catalogIDs: catalogIDs)
+    }
+
+    /// Codes are stored in `catalogIDs.count × levels` rows, so the level count is bounded before allocating.
+    static let maxLevels = 64
+
+    static func parse(_ data: Data, path: String, catalogIDs: [String]) throws -> PrecomputedCodes {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw CodesError.malformed(path: path, field: "JSON", reason: "\(error.localizedDescription)")
@@ -40,6 +47,9 @@ public enum LCRecIndex {
             }
             if levels == nil {
                 guard !tokens.isEmpty else { throw CodesError.malformed(path: path, field: "\"\(key)\"", reason: "no codes") }
+                guard tokens.count <= maxLevels else {
+                    throw CodesError.malformed(path: path, field: "\"\(key)\"", reason: "\(tokens.count) codes; at most \(maxLevels) levels are supported")
+                }
                 levels = tokens.count
                 codes = [Int32](repeating: 0, count: catalogIDs.count * tokens.count)
                 sizes = [Int](repeating: 0, count: tokens.count)

@@ -24,8 +24,23 @@ public enum NpyFile {
     public static func header(of path: String) throws -> NpyHeader {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CodesError.unreadable(path: path, reason: "cannot open") }
         defer { try? handle.close() }
-        let prefix = (try? handle.read(upToCount: 12)) ?? Data()
-        let bytes = [UInt8](prefix)
+        let prefix = [UInt8]((try? handle.read(upToCount: 12)) ?? Data())
+        let (major, headerStart, headerLength) = try preamble(prefix, path: path)
+        try handle.seek(toOffset: UInt64(headerStart))
+        let headerBytes = [UInt8]((try handle.read(upToCount: headerLength)) ?? Data())
+        let size = try handle.seekToEnd()
+        return try header(major: major, headerStart: headerStart, headerBytes: headerBytes, fileSize: size, path: path)
+    }
+
+    /// The header of a whole `.npy` file held in memory (tests and fuzzing use this; files go through `header(of:)`).
+    static func header(bytes: [UInt8], path: String) throws -> NpyHeader {
+        let (major, headerStart, headerLength) = try preamble(Array(bytes.prefix(12)), path: path)
+        let headerBytes = Array(bytes.dropFirst(headerStart).prefix(headerLength))
+        return try header(major: major, headerStart: headerStart, headerBytes: headerBytes, fileSize: UInt64(bytes.count), path: path)
+    }
+
+    /// Magic, version and header length from the first (up to) 12 bytes.
+    private static func preamble(_ bytes: [UInt8], path: String) throws -> (major: UInt8, start: Int, length: Int) {
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8) else {
             throw CodesError.malformed(path: path, field: "magic", reason: "not a NumPy .npy file")
         }
@@ -40,16 +55,24 @@ public enum NpyFile {
         default: throw CodesError.malformed(path: path, field: "version", reason: "format version \(major) is not supported (1–3 are)")
         }
         guard headerLength < 1 << 20 else { throw CodesError.malformed(path: path, field: "header length", reason: "\(headerLength) bytes is implausible") }
-        try handle.seek(toOffset: UInt64(headerStart))
-        guard let headerData = try handle.read(upToCount: headerLength), headerData.count == headerLength,
-              let text = String(data: headerData, encoding: major == 3 ? .utf8 : .isoLatin1)
-        else { throw CodesError.malformed(path: path, field: "header", reason: "file ends inside the header") }
+        return (major, headerStart, headerLength)
+    }
+
+    private static func header(major: UInt8, headerStart: Int, headerBytes: [UInt8], fileSize: UInt64, path: String) throws -> NpyHeader {
+        guard let text = String(bytes: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else {
+            throw CodesError.malformed(path: path, field: "header", reason: "not \(major == 3 ? "UTF-8" : "Latin-1") text")
+        }
         var header = try parseHeader(text, path: path)
-        header.dataOffset = headerStart + headerLength
-        let expected = UInt64(header.dataOffset) + UInt64(header.rows) * UInt64(header.columns) * UInt64(header.scalarSize)
-        let size = try handle.seekToEnd()
-        guard size == expected else {
-            throw CodesError.malformed(path: path, field: "shape", reason: "(\(header.rows), \(header.columns)) needs \(expected) bytes, the file has \(size)")
+        header.dataOffset = headerStart + headerBytes.count
+        // Checked arithmetic: a shape such as (2^63-1, 768) must be an error, not an overflow trap.
+        let (cells, o1) = UInt64(header.rows).multipliedReportingOverflow(by: UInt64(header.columns))
+        let (dataBytes, o2) = cells.multipliedReportingOverflow(by: UInt64(header.scalarSize))
+        let (expected, o3) = dataBytes.addingReportingOverflow(UInt64(header.dataOffset))
+        guard !o1, !o2, !o3, expected <= UInt64(Int.max) else {
+            throw CodesError.malformed(path: path, field: "shape", reason: "(\(header.rows), \(header.columns)) is too large for any file")
+        }
+        guard fileSize == expected else {
+            throw CodesError.malformed(path: path, field: "shape", reason: "(\(header.rows), \(header.columns)) needs \(expected) bytes, the file has \(fileSize)")
         }
         return header
     }

@@ -68,6 +68,10 @@ extension PrefixTree {
             }
             for v in first..<last {
                 let begin = Int(childStart[v]), end = Int(childStart[v + 1])
+                // Ascending within the level's span, so every `labels[c]` below is in bounds.
+                guard begin <= end, end <= Int(levelStart[t + 2]) else {
+                    throw reader.fail("childStart[\(v)]", "children \(begin)..<\(end) fall outside depth \(t + 1) or run backwards")
+                }
                 guard begin < end || nodeCount == 1 else { throw reader.fail("childStart[\(v)]", "internal node without children") }
                 for c in begin..<end {
                     let code = labels[c]
@@ -80,12 +84,12 @@ extension PrefixTree {
                 }
             }
         }
-        var seen = [Bool](repeating: false, count: itemCount)
+        // A set sized by the leaves actually stored: `itemCount` is a claim, and a bitmap of it could be gigabytes.
+        var seen = Set<Int32>(minimumCapacity: leafItems.count)
         for (index, item) in leafItems.enumerated() {
-            guard item >= 0, Int(item) < itemCount, !seen[Int(item)] else {
+            guard item >= 0, Int(item) < itemCount, seen.insert(item).inserted else {
                 throw reader.fail("leafItems[\(index)]", "item \(item) is out of range 0..<\(itemCount) or repeated")
             }
-            seen[Int(item)] = true
         }
         self.init(depth: depth, codebookSizes: sizes, itemCount: itemCount, levelStart: levelStart, labels: labels,
                   childStart: childStart, leafItems: leafItems)

@@ -129,6 +129,11 @@ enum LCRecReader {
                     row.append(code)
                 }
                 if levels == nil {
+                    // Rows are allocated for every item, so the level count is bounded first (as codes files are).
+                    guard row.count <= 64 else {
+                        throw DatasetError.invalidField(file: path, location: Location.key(key), field: key,
+                                                        reason: "\(row.count) codes; at most 64 levels are supported")
+                    }
                     levels = row.count
                     codes = [Int32](repeating: 0, count: dataset.items.count * row.count)
                 }

@@ -55,9 +55,12 @@ public enum PreparedFile {
         }
         func section<T>(_ type: T.Type, _ name: String, count: Int?) throws -> [T] {
             guard position + 8 <= bytes.count - 4 else { throw bad("truncated before section \(name)") }
-            let length = Int(load(bytes, at: position) as UInt64)
+            let declared = load(bytes, at: position) as UInt64
             position += 8
-            guard length % MemoryLayout<T>.stride == 0, position + length <= bytes.count - 4 else { throw bad("bad section \(name)") }
+            // Compared as UInt64 before converting: a length above Int.max must be an error, not a trap.
+            guard declared <= UInt64(bytes.count - 4 - position) else { throw bad("section \(name) is longer than the file") }
+            let length = Int(declared)
+            guard length % MemoryLayout<T>.stride == 0 else { throw bad("bad section \(name)") }
             let elements = length / MemoryLayout<T>.stride
             if let count, elements != count { throw bad("section \(name) has \(elements) entries, header says \(count)") }
             let values = [T](unsafeUninitializedCapacity: elements) { buffer, initialized in
@@ -69,6 +72,11 @@ public enum PreparedFile {
             position += length
             return values
         }
+        // Header counts are claims: bounded before any arithmetic on them.
+        guard info.users >= 0, info.users < bytes.count, info.interactions >= 0, info.interactions < bytes.count,
+              info.items >= 0, info.items <= Int(Int32.max) else {
+            throw bad("header counts (users \(info.users), items \(info.items), interactions \(info.interactions)) do not fit the file")
+        }
         let offsets = try section(Int64.self, "offsets", count: info.users + 1).map { Int($0) }
         let items = try section(Int32.self, "items", count: info.interactions)
         let timestamps = try section(Double.self, "timestamps", count: info.hasTimestamps ? info.interactions : 0)
@@ -78,7 +86,8 @@ public enum PreparedFile {
 
         // Validate what later stages index with, so a bad file fails here and not deep inside training.
         guard offsets.first == 0, offsets.last == items.count,
-            zip(offsets, offsets.dropFirst()).allSatisfy({ $1 - $0 >= PreprocessingOptions.minimumUserInteractions })
+            // Ascending is checked first (from 0), so the subtraction cannot overflow.
+            zip(offsets, offsets.dropFirst()).allSatisfy({ $1 >= $0 && $1 - $0 >= PreprocessingOptions.minimumUserInteractions })
         else { throw bad("user offsets are inconsistent") }
         guard items.allSatisfy({ $0 >= 0 && Int($0) < info.items }) else { throw bad("item index outside 0..<\(info.items)") }
         guard idOffsets.first == 0, idOffsets.last.map({ Int($0) == idBytes.count }) == true,

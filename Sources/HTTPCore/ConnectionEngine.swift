@@ -19,15 +19,19 @@ public final class ConnectionEngine {
     private var mode: Mode
     private let limits: HTTPLimits
     private let date: () -> String
+    private let clock: () -> UInt64
     private var pendingShutdown = false
     private var inputEnded = false
 
     /// `alpn` is the protocol TLS negotiated, if any; without it the first bytes decide.
-    public init(limits: HTTPLimits = HTTPLimits(), alpn: String? = nil, date: @escaping () -> String) {
+    /// `clock` (monotonic nanoseconds) drives the HTTP/2 reset rate limit.
+    public init(limits: HTTPLimits = HTTPLimits(), alpn: String? = nil, date: @escaping () -> String,
+                clock: @escaping () -> UInt64 = monotonicNanos) {
         self.limits = limits
         self.date = date
+        self.clock = clock
         switch alpn {
-        case "h2": mode = .http2(HTTP2Session(limits: limits, date: date))
+        case "h2": mode = .http2(HTTP2Session(limits: limits, date: date, clock: clock))
         case "http/1.1": mode = .http1(HTTP1Engine(limits: limits, date: date))
         default: mode = .detecting([])
         }
@@ -53,7 +57,7 @@ public final class ConnectionEngine {
                     mode = .detecting(seen)
                     return
                 }
-                let session = HTTP2Session(limits: limits, date: date)
+                let session = HTTP2Session(limits: limits, date: date, clock: clock)
                 mode = .http2(session)
             } else {
                 mode = .http1(HTTP1Engine(limits: limits, date: date))
@@ -142,9 +146,30 @@ public final class ConnectionEngine {
         }
     }
 
-    /// Why the protocol engine gave up on the connection, if it did.
+    /// Why the protocol engine gave up on the connection (HTTP/2 protocol error or abuse limit), if it did.
     public var failure: String? {
         if case .http2(let session) = mode { return session.failure }
         return nil
+    }
+
+    /// Response data waits behind an HTTP/2 flow-control window the peer keeps closed.
+    public var outputBlocked: Bool {
+        if case .http2(let session) = mode { return session.outputBlocked }
+        return false
+    }
+
+    /// Response body bytes released so far (HTTP/2; 0 for HTTP/1.1, whose output is all socket-bound).
+    public var bodyBytesSent: UInt64 {
+        if case .http2(let session) = mode { return session.bodyBytesSent }
+        return 0
+    }
+
+    /// Requests the engine refused itself (an HTTP/1.1 4xx before the handler, HTTP/2 431/413).
+    public var refusals: Int {
+        switch mode {
+        case .http1(let engine): engine.refusals
+        case .http2(let session): session.refusals
+        case .detecting: 0
+        }
     }
 }

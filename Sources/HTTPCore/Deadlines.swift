@@ -30,6 +30,7 @@ public struct DeadlineTracker: Sendable {
     private var phaseStart: UInt64
     /// Set while output is waiting for the socket: when it last made progress.
     private var stalledSince: UInt64?
+    private var lastBodyBytesSent: UInt64 = 0
 
     public init(timeouts: HTTPTimeouts, now: UInt64) {
         self.timeouts = timeouts
@@ -51,6 +52,22 @@ public struct DeadlineTracker: Sendable {
             stalledSince = nil
         } else if progressed || stalledSince == nil {
             stalledSince = now
+        }
+    }
+
+    /// Output state after a write attempt, including output held back by HTTP/2 flow control: `socketPending` bytes
+    /// wait for the socket (`socketProgressed` if some were written); `flowBlocked` when response data waits behind
+    /// a window the peer keeps closed, `bodyBytesSent` the engine's running count of response body bytes. A blocked
+    /// connection only makes progress when body bytes move: the control frames a slow reader can still provoke
+    /// (PING ACKs) do not keep it open.
+    public mutating func output(socketPending: Bool, socketProgressed: Bool, flowBlocked: Bool, bodyBytesSent: UInt64,
+                                now: UInt64) {
+        let bodyProgressed = bodyBytesSent != lastBodyBytesSent
+        lastBodyBytesSent = bodyBytesSent
+        if socketPending {
+            output(pending: true, progressed: socketProgressed, now: now)
+        } else {
+            output(pending: flowBlocked, progressed: bodyProgressed, now: now)
         }
     }
 
@@ -76,6 +93,10 @@ public struct DeadlineTracker: Sendable {
 
     public static func nanos(_ d: Duration) -> UInt64 {
         let (s, atto) = d.components
-        return UInt64(max(s, 0)) * 1_000_000_000 + UInt64(max(atto, 0) / 1_000_000_000)
+        // Saturating: a configured duration of centuries means "never", not a trap.
+        let (whole, overflow) = UInt64(max(s, 0)).multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return .max }
+        let (total, carry) = whole.addingReportingOverflow(UInt64(max(atto, 0) / 1_000_000_000))
+        return carry ? .max : total
     }
 }

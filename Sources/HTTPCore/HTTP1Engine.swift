@@ -41,6 +41,8 @@ public final class HTTP1Engine {
     private var draining = false
     /// No further input is processed; the connection closes when `output` is written.
     public private(set) var closeAfterOutput = false
+    /// Requests refused before reaching the handler (at most one: a refusal closes the connection).
+    public private(set) var refusals = 0
 
     /// `date` returns the value of the `date` header (cached by the caller; injected so tests are deterministic).
     /// Pipelined requests are released to the handler only while less than `outputHighWater` bytes of output wait,
@@ -143,7 +145,7 @@ public final class HTTP1Engine {
                 let request = HTTPRequest(method: head.method, target: head.target, version: head.version,
                                           headers: head.headers, body: body, authority: head.headers["host"])
                 let id = nextID
-                nextID += 1
+                nextID &+= 1
                 inFlight = InFlight(id: id, version: head.version, isHead: head.method == "HEAD",
                                     keepAlive: head.keepAlive && !draining)
                 ready.append((id, request))
@@ -164,6 +166,7 @@ public final class HTTP1Engine {
     }
 
     private func writeError(_ error: HTTP1RequestError) {
+        if error != .timeout { refusals += 1 }
         var headers: HTTPHeaders = ["content-type": "text/plain; charset=utf-8"]
         headers.add("connection", "close")
         let body = Array((error.message + "\n").utf8)

@@ -39,10 +39,16 @@ struct HTTP1RequestParser {
 
     /// A chunk-size line (hex size plus extensions) longer than this is rejected.
     static let maxChunkLineBytes = 1024
+    /// Chunk extensions are read and dropped; their total per message is bounded so they cannot be a free channel
+    /// for unbounded input (each line alone is already bounded by `maxChunkLineBytes`).
+    static let maxChunkExtensionBytes = 4096
+    /// Hex digits in a chunk size: 15 keeps the value below 2^60, far above any body limit and clear of overflow.
+    static let maxChunkSizeDigits = 15
 
     let limits: HTTPLimits
     private var state: State = .head(scanned: 0)
     private var body: [UInt8] = []
+    private var extensionBytes = 0
 
     init(limits: HTTPLimits) { self.limits = limits }
 
@@ -71,12 +77,17 @@ struct HTTP1RequestParser {
                     if buffer.count - position > Self.maxChunkLineBytes { throw .badRequest("chunk size line too long") }
                     return .needMore
                 }
-                let size = try parseChunkSize(buffer[position..<lineEnd])
+                // Strict CRLF: a bare LF is a line end to some parsers and not to others (a smuggling vector).
+                guard lineEnd > position, buffer[lineEnd - 1] == UInt8(ascii: "\r") else {
+                    throw .badRequest("chunk size line not ended by CRLF")
+                }
+                let size = try parseChunkSize(buffer[position..<(lineEnd - 1)])
                 position = lineEnd + 1
                 if size == 0 {
                     state = .trailers(bytes: 0)
                 } else {
-                    if body.count + size > limits.maxBodyBytes { throw .bodyTooLarge }
+                    // Subtracting keeps the comparison clear of overflow whatever `size` is.
+                    if size > limits.maxBodyBytes - body.count { throw .bodyTooLarge }
                     body.reserveCapacity(body.count + size)
                     state = .chunkData(remaining: size)
                 }
@@ -91,12 +102,12 @@ struct HTTP1RequestParser {
                 state = .chunkDataEnd
             case .chunkDataEnd:
                 guard position < buffer.count else { return .needMore }
-                if buffer[position] == UInt8(ascii: "\n") {
-                    position += 1
-                } else if buffer[position] == UInt8(ascii: "\r") {
+                if buffer[position] == UInt8(ascii: "\r") {
                     guard position + 1 < buffer.count else { return .needMore }
                     guard buffer[position + 1] == UInt8(ascii: "\n") else { throw .badRequest("chunk data not followed by CRLF") }
                     position += 2
+                } else if buffer[position] == UInt8(ascii: "\n") {
+                    throw .badRequest("chunk data not followed by CRLF")
                 } else {
                     throw .badRequest("chunk data longer than its declared size")
                 }
@@ -108,7 +119,10 @@ struct HTTP1RequestParser {
                     return .needMore
                 }
                 let lineLength = lineEnd - position
-                let empty = lineLength == 0 || (lineLength == 1 && buffer[position] == UInt8(ascii: "\r"))
+                guard lineLength > 0, buffer[lineEnd - 1] == UInt8(ascii: "\r") else {
+                    throw .badRequest("trailer line not ended by CRLF")
+                }
+                let empty = lineLength == 1
                 position = lineEnd + 1
                 if empty { return finish() }
                 // Trailer fields are read and dropped: nothing in this server acts on them.
@@ -120,6 +134,7 @@ struct HTTP1RequestParser {
     private mutating func finish() -> Progress {
         let done = body
         body = []
+        extensionBytes = 0
         state = .head(scanned: 0)
         return .complete(body: done)
     }
@@ -134,22 +149,30 @@ struct HTTP1RequestParser {
         return nil
     }
 
-    private func parseChunkSize(_ line: ArraySlice<UInt8>) throws(HTTP1RequestError) -> Int {
+    /// `line` is the chunk-size line without its CRLF: hex digits, optional whitespace, optional `;extensions`.
+    private mutating func parseChunkSize(_ line: ArraySlice<UInt8>) throws(HTTP1RequestError) -> Int {
         var size = 0
         var digits = 0
         var i = line.startIndex
         while i < line.endIndex, let v = hexValue(line[i]) {
-            size = size * 16 + v
+            // Count before multiplying: the digit limit is what keeps `size * 16 + v` in range.
             digits += 1
-            if digits > 15 { throw .badRequest("chunk size too large") }
+            if digits > Self.maxChunkSizeDigits { throw .badRequest("chunk size too large") }
+            size = size &* 16 &+ v
             i += 1
         }
         guard digits > 0 else { throw .badRequest("missing chunk size") }
-        // After the size only whitespace, a `;extension` or the CR is allowed.
         while i < line.endIndex, line[i] == UInt8(ascii: " ") || line[i] == UInt8(ascii: "\t") { i += 1 }
-        if i < line.endIndex, line[i] != UInt8(ascii: ";"), !(line[i] == UInt8(ascii: "\r") && i == line.endIndex - 1) {
-            throw .badRequest("invalid chunk size line")
+        guard i < line.endIndex else { return size }
+        guard line[i] == UInt8(ascii: ";") else { throw .badRequest("invalid chunk size line") }
+        // Extensions are ignored, but only visible text and whitespace may appear in them: NUL, a bare CR or other
+        // control bytes are read differently by different parsers.
+        let extensions = line[i...]
+        guard extensions.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+            throw .badRequest("control character in chunk extension")
         }
+        extensionBytes += extensions.count
+        if extensionBytes > Self.maxChunkExtensionBytes { throw .badRequest("chunk extensions larger than the limit") }
         return size
     }
 
@@ -172,12 +195,14 @@ struct HTTP1RequestParser {
             }
         }
         let start = position
-        var i = start + max(scanned - 2, 0)
+        var i = start + max(scanned - 3, 0)
         var headEnd: Int? = nil
         while i < buffer.count {
-            if buffer[i] == UInt8(ascii: "\n"), i > start {
-                let prev = buffer[i - 1]
-                if prev == UInt8(ascii: "\n") || (prev == UInt8(ascii: "\r") && i - 2 >= start && buffer[i - 2] == UInt8(ascii: "\n")) {
+            if buffer[i] == UInt8(ascii: "\n") {
+                // Strict CRLF (RFC 9112 §2.2 lets a server refuse a bare LF): a front proxy that reads `a\nB: c` as
+                // one field while we read two is how request smuggling starts.
+                guard i > start, buffer[i - 1] == UInt8(ascii: "\r") else { throw .badRequest("bare LF in request head") }
+                if i - 2 >= start, buffer[i - 2] == UInt8(ascii: "\n") {
                     headEnd = i + 1
                     break
                 }
@@ -212,9 +237,7 @@ struct HTTP1RequestParser {
         var lines: [ArraySlice<UInt8>] = []
         var lineStart = bytes.startIndex
         for i in bytes.indices where bytes[i] == UInt8(ascii: "\n") {
-            var line = bytes[lineStart..<i]
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            lines.append(line)
+            lines.append(bytes[lineStart..<i].dropLast())  // the CR, checked while scanning for the end
             lineStart = i + 1
         }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
@@ -254,6 +277,13 @@ struct HTTP1RequestParser {
         } else {
             throw .badRequest("invalid HTTP version")
         }
+        // Checked after the version, so `PRI * HTTP/2.0` still gets 505.
+        // Origin form (`/p?q`), absolute form (`http://h/p`) or `OPTIONS *`; anything else (`x/../p`, an authority)
+        // would be resolved differently by whatever sits in front of this server.
+        let originForm = targetBytes.first == UInt8(ascii: "/")
+        let absoluteForm = targetBytes.starts(with: "http://".utf8) || targetBytes.starts(with: "https://".utf8)
+        let asterisk = targetBytes.elementsEqual("*".utf8) && methodBytes.elementsEqual("OPTIONS".utf8)
+        guard originForm || absoluteForm || asterisk else { throw .badRequest("request target must start with '/'") }
         return (String(decoding: methodBytes, as: UTF8.self), String(decoding: targetBytes, as: UTF8.self), version)
     }
 

@@ -36,13 +36,27 @@ public final class HTTP2Session {
     private var session: OpaquePointer?
     var streams: [Int32: Stream] = [:]
     var ready: [(id: Int64, request: HTTPRequest)] = []
-    /// nghttp2 reported an error after which the connection must be dropped.
+    /// nghttp2 reported an error after which the connection must be dropped, or the peer exceeded an abuse limit.
     public private(set) var failure: String?
     private var terminated = false
+    private let clock: () -> UInt64
+    var resets: ResetBudget
+    /// Resets counted so far, by who sent them.
+    public private(set) var resetsSent = 0
+    public private(set) var resetsReceived = 0
+    /// Requests answered 431/413 by the session itself.
+    public private(set) var refusals = 0
+    /// Response body bytes handed to nghttp2: progress that control frames (PING ACKs, SETTINGS) cannot fake.
+    public private(set) var bodyBytesSent: UInt64 = 0
+    /// Set inside a callback when a limit is exceeded; acted on once nghttp2 returns (see `enforceLimits`).
+    var abuse: String?
 
-    public init(limits: HTTPLimits = HTTPLimits(), date: @escaping () -> String) {
+    /// `clock` is monotonic nanoseconds (injected so rate limits are tested without sleeping).
+    public init(limits: HTTPLimits = HTTPLimits(), date: @escaping () -> String, clock: @escaping () -> UInt64 = monotonicNanos) {
         self.limits = limits
         self.date = date
+        self.clock = clock
+        self.resets = ResetBudget(burst: limits.maxResetBurst, perSecond: limits.resetsPerSecond, now: clock())
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
         HTTP2Session.installCallbacks(callbacks)
@@ -55,15 +69,15 @@ public final class HTTP2Session {
         }
         var settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
-                                   value: UInt32(limits.maxConcurrentStreams)),
+                                   value: UInt32(clamping: limits.maxConcurrentStreams)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
-                                   value: UInt32(limits.initialWindowSize)),
+                                   value: UInt32(clamping: min(limits.initialWindowSize, Int(Int32.max)))),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
-                                   value: UInt32(limits.maxHeadBytes)),
+                                   value: UInt32(clamping: limits.maxHeadBytes)),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
         // The connection window starts at 64 KiB regardless of SETTINGS; widen it so uploads are not throttled.
-        let connectionWindow = Int32(max(limits.initialWindowSize, 65_535))
+        let connectionWindow = Int32(clamping: max(limits.initialWindowSize, 65_535))
         nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, connectionWindow)
     }
 
@@ -75,12 +89,39 @@ public final class HTTP2Session {
 
     public func receive(_ bytes: UnsafeRawBufferPointer) {
         guard let session, failure == nil, !bytes.isEmpty else { return }
-        let rv = nghttp2_session_mem_recv(session, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count)
+        guard let base = bytes.baseAddress else { return }
+        let rv = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         if rv < 0 {
-            failure = "HTTP/2 input rejected: \(String(cString: nghttp2_strerror(Int32(rv))))"
+            failure = "HTTP/2 input rejected: \(String(cString: nghttp2_strerror(Int32(truncatingIfNeeded: rv))))"
             // Queue a GOAWAY so a peer that is still listening learns why the connection ends.
             nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
             terminated = true
+        }
+        enforceLimits()
+    }
+
+    /// Ends the connection with GOAWAY(ENHANCE_YOUR_CALM) once a callback has recorded abuse. Not done inside the
+    /// callback itself, where nghttp2 is in the middle of processing a frame.
+    private func enforceLimits() {
+        guard let session, let abuse, failure == nil else { return }
+        failure = abuse
+        nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+        terminated = true
+    }
+
+    /// A RST_STREAM went out or came in.
+    func countReset(sent: Bool) {
+        if sent { resetsSent += 1 } else { resetsReceived += 1 }
+        if !resets.spend(now: clock()), abuse == nil {
+            abuse = "too many stream resets (\(resetsSent) sent, \(resetsReceived) received)"
+        }
+    }
+
+    /// The session answered a request itself (431, 413).
+    func countRefusal() {
+        refusals += 1
+        if refusals > limits.maxRefusalsPerConnection, abuse == nil {
+            abuse = "\(refusals) requests refused on one connection (431/413)"
         }
     }
 
@@ -104,12 +145,27 @@ public final class HTTP2Session {
             var data: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &data)
             if n < 0 {
-                failure = "nghttp2_session_mem_send: \(String(cString: nghttp2_strerror(Int32(n))))"
+                failure = "nghttp2_session_mem_send: \(String(cString: nghttp2_strerror(Int32(truncatingIfNeeded: n))))"
                 return
             }
-            guard n > 0, let data else { return }
-            sink.append(contentsOf: UnsafeBufferPointer(start: data, count: n))
+            if n > 0, let data { sink.append(contentsOf: UnsafeBufferPointer(start: data, count: n)) }
+            if abuse != nil && failure == nil {
+                enforceLimits()  // queues the GOAWAY; the next round serialises it
+                continue
+            }
+            if n <= 0 { return }
         }
+    }
+
+    /// Response data is waiting behind a flow-control window the peer keeps closed (slow read): the connection
+    /// counts this as a write stall even though the socket itself is idle.
+    public var outputBlocked: Bool {
+        guard let session else { return false }
+        let connectionWindow = nghttp2_session_get_remote_window_size(session)
+        for stream in streams.values where stream.responded && stream.pending.count > stream.pendingOffset {
+            if connectionWindow <= 0 || nghttp2_session_get_stream_remote_window_size(session, stream.id) <= 0 { return true }
+        }
+        return false
     }
 
     public var hasOutput: Bool { session.map { nghttp2_session_want_write($0) != 0 } ?? false }
@@ -232,6 +288,7 @@ public final class HTTP2Session {
                 buffer.update(from: src.baseAddress! + stream.pendingOffset, count: n)
             }
             stream.pendingOffset += n
+            bodyBytesSent &+= UInt64(n)
         }
         if stream.pendingOffset == stream.pending.count {
             stream.pending.removeAll(keepingCapacity: true)

@@ -15,6 +15,16 @@ public struct HTTPLimits: Sendable, Equatable {
     public var maxConcurrentStreams: Int = 128
     /// HTTP/2 initial stream receive window (SETTINGS_INITIAL_WINDOW_SIZE).
     public var initialWindowSize: Int = 1 << 20
+    /// HTTP/2 stream resets a connection may cause, in either direction: a burst of this many, refilled at
+    /// `resetsPerSecond`. Server-sent resets count too, since a client can provoke them on purpose (flow-control or
+    /// header errors: "MadeYouReset"). Beyond it the connection ends with GOAWAY(ENHANCE_YOUR_CALM). The figures are
+    /// nghttp2's own defaults for client resets.
+    public var maxResetBurst: Int = 1000
+    public var resetsPerSecond: Int = 33
+    /// Requests the server refuses itself (HTTP/2 431 and 413) on one connection before it is closed: each costs
+    /// header decoding, so a client that keeps sending them gets GOAWAY(ENHANCE_YOUR_CALM). HTTP/1.1 closes the
+    /// connection after the first refusal anyway.
+    public var maxRefusalsPerConnection: Int = 10
 
     public init() {}
 }

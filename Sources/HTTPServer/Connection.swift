@@ -29,6 +29,8 @@ final class Connection: @unchecked Sendable {
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var plaintext: [UInt8] = []
+    /// Shared by every connection on this connection's loop (their queues run one at a time on it), so an idle
+    /// connection costs no 64 KiB buffer of its own.
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var deadlines: DeadlineTracker
     private var inputClosed = false
@@ -47,7 +49,7 @@ final class Connection: @unchecked Sendable {
         queue.setSpecific(key: Connection.queueKey, value: id)
         timer = DispatchSource.makeTimerSource(queue: queue)
         timer.activate()  // inactive sources must not be released, and close() may come before start()
-        readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        readBuffer = server.readBuffers[id % server.loops.count]
         deadlines = DeadlineTracker(timeouts: config.timeouts, now: Connection.now())
         if let tlsContext {
             tls = try? TLSSession(tlsContext)
@@ -55,8 +57,6 @@ final class Connection: @unchecked Sendable {
             engine = server.makeEngine(alpn: nil)
         }
     }
-
-    deinit { readBuffer.deallocate() }
 
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
@@ -271,7 +271,8 @@ final class Connection: @unchecked Sendable {
             outboundOffset = 0
         }
         setWriteArmed(pending)
-        deadlines.output(pending: pending, progressed: progressed, now: Connection.now())
+        deadlines.output(socketPending: pending, socketProgressed: progressed, flowBlocked: engine?.outputBlocked ?? false,
+                         bodyBytesSent: engine?.bodyBytesSent ?? 0, now: Connection.now())
     }
 
     /// Everything is written and the engine is done: stop sending, drain what the client still sends for a moment,
@@ -332,6 +333,8 @@ final class Connection: @unchecked Sendable {
         }
         switch deadlines.expired(now: now) {
         case .writeStall?:
+            let why = engine?.outputBlocked == true ? "flow-control window kept closed" : "peer not reading"
+            server.record(.writeStall, connection: self, "closed: output made no progress for \(config.timeouts.writeStall) (\(why))")
             close()
             return
         case .idle?, .requestRead?:
@@ -364,6 +367,10 @@ final class Connection: @unchecked Sendable {
     func close() {
         guard !closed else { return }
         closed = true
+        if let engine {
+            if let failure = engine.failure { server.record(.protocolError, connection: self, failure) }
+            if engine.refusals > 0 { server.record(.refusals(engine.refusals), connection: self, nil) }
+        }
         timer.cancel()
         if let readSource, let writeSource {
             pendingCancels = 2

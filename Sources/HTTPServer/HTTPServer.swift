@@ -1,6 +1,37 @@
 import Dispatch
 import Foundation
 import HTTPCore
+#if canImport(Glibc)
+import Glibc
+private let systemShutdown = Glibc.shutdown
+#elseif canImport(Darwin)
+import Darwin
+private let systemShutdown = Darwin.shutdown
+#endif
+
+#if os(Linux)
+/// glibc's `malloc_trim` (declared in <malloc.h>, which the Glibc module does not export).
+@_silgen_name("malloc_trim") private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif
+
+/// What the server counts about misbehaving peers (see `HTTPServer.counters`).
+public struct HTTPServerCounters: Sendable, Equatable {
+    /// Connections closed because their output made no progress for `timeouts.writeStall` (a peer that does not
+    /// read, or an HTTP/2 window kept closed).
+    public var writeStalls = 0
+    /// HTTP/2 connections ended by a protocol error or an abuse limit (resets, refusals).
+    public var protocolErrors = 0
+    /// Requests refused before reaching the handler (HTTP/1.1 4xx, HTTP/2 431/413).
+    public var refusals = 0
+    public init() {}
+}
+
+/// A counted event, with the connection it happened on.
+enum ServerEvent {
+    case writeStall
+    case protocolError
+    case refusals(Int)
+}
 
 /// HTTP/1.1 + HTTP/2 server on Dispatch. Each connection runs on its own serial queue and hands complete requests to
 /// `handler`, which may answer at once or later from any thread.
@@ -30,6 +61,11 @@ public final class HTTPServer: @unchecked Sendable {
     private var draining = false
     private var shutdownWaiters: [@Sendable () -> Void] = []
     private var rejected = 0
+    private var eventCounts = HTTPServerCounters()
+    private var trimScheduled = false
+    private let eventLog: AccessLogWriter
+    /// One read buffer per loop, shared by the connections on it (see `Connection.readBuffer`).
+    let readBuffers: [UnsafeMutableRawBufferPointer]
     private var listenFD: Int32 = -1
     private var boundPort: UInt16 = 0
     private var listenSource: DispatchSourceRead?
@@ -39,8 +75,12 @@ public final class HTTPServer: @unchecked Sendable {
         self.config = config
         self.handler = handler
         accessLog = AccessLogWriter(config.accessLog)
+        eventLog = AccessLogWriter(config.eventLog)
+        readBuffers = loops.map { _ in .allocate(byteCount: 64 * 1024, alignment: 16) }
         if let files = config.tls { tlsContext = try TLSContext(files) }
     }
+
+    deinit { for buffer in readBuffers { buffer.deallocate() } }
 
     private func locked<T>(_ body: () -> T) -> T {
         lock.lock()
@@ -54,6 +94,20 @@ public final class HTTPServer: @unchecked Sendable {
     /// Connections closed at once because `maxConnections` was reached or the server was shutting down.
     public var rejectedConnections: Int { locked { rejected } }
     var isDraining: Bool { locked { draining } }
+    /// Counts of misbehaving-peer events since start.
+    public var counters: HTTPServerCounters { locked { eventCounts } }
+
+    /// Counts an event and logs it (refusals are only counted: the response already told the client).
+    func record(_ event: ServerEvent, connection: Connection, _ message: String?) {
+        locked {
+            switch event {
+            case .writeStall: eventCounts.writeStalls += 1
+            case .protocolError: eventCounts.protocolErrors += 1
+            case .refusals(let n): eventCounts.refusals += n
+            }
+        }
+        if let message { eventLog.write("http: connection \(connection.id) from \(connection.remoteAddress): \(message)") }
+    }
     var currentTLSContext: TLSContext? { locked { tlsContext } }
 
     /// Binds and starts accepting; returns the bound port.
@@ -99,10 +153,16 @@ public final class HTTPServer: @unchecked Sendable {
 
     func makeEngine(alpn: String?) -> ConnectionEngine {
         let dates = dateCache
-        return ConnectionEngine(limits: config.limits, alpn: alpn, date: { dates.current() })
+        return ConnectionEngine(limits: config.limits, alpn: alpn, date: { dates.current() },
+                                clock: { DispatchTime.now().uptimeNanoseconds })
     }
 
     func connectionClosed(_ connection: Connection) {
+        let trim: Bool = locked {
+            defer { trimScheduled = true }
+            return !trimScheduled
+        }
+        if trim { scheduleTrim() }
         let waiters: [@Sendable () -> Void] = locked {
             connections[connection.id] = nil
             guard draining && connections.isEmpty else { return [] }
@@ -110,6 +170,18 @@ public final class HTTPServer: @unchecked Sendable {
             return shutdownWaiters
         }
         for waiter in waiters { waiter() }
+    }
+
+    /// Hands freed memory back to the OS a second after connections close (at most once a second): glibc keeps what
+    /// a burst of connections freed in its per-thread arenas, so without this RSS only ever grows with the largest
+    /// burst seen.
+    private func scheduleTrim() {
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .seconds(1)) { [weak self] in
+            self?.locked { self?.trimScheduled = false }
+            #if os(Linux)
+            _ = glibcMallocTrim(0)
+            #endif
+        }
     }
 
     /// Re-reads the certificate and key; new connections use them, open ones keep theirs. On error the old
@@ -132,7 +204,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
         // Refuse new connections before returning: the cancel handler that closes the descriptor runs later on the
         // source's queue, and until then the kernel would still complete handshakes into the backlog.
-        if source != nil && fd >= 0 { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+        if source != nil && fd >= 0 { _ = systemShutdown(fd, Int32(SHUT_RDWR)) }
         source?.cancel()
         ReloadSignal.shared.unregister(self)
         if doneNow {

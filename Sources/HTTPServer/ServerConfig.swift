@@ -40,6 +40,9 @@ public struct HTTPServerConfig: Sendable {
     /// socket is closed, so the client receives the response instead of a reset.
     public var lingerTime: Duration = .seconds(2)
     public var accessLog: AccessLogDestination = .standardError
+    /// Where connection-level events go: write stalls, HTTP/2 protocol errors and abuse limits (also counted in
+    /// `HTTPServer.counters`).
+    public var eventLog: AccessLogDestination = .standardError
 
     public init() {}
 }

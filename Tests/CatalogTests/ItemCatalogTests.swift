@@ -177,3 +177,24 @@ private final class Counter: @unchecked Sendable {
     func increment() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
 }
+
+/// Issue 11: a damaged or hand-edited catalog gives CatalogError, never an overflow trap or a giant allocation.
+final class DamagedCatalogTests: XCTestCase {
+    func testAbsurdLevelCountIsAnError() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("catalog-damaged-\(UUID()).sqlite")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let catalog = try ItemCatalog.create(at: url)
+        try catalog.appendItems([CatalogItem(index: 0, externalID: "a"), CatalogItem(index: 1, externalID: "b")])
+        try catalog.write(codes: ModalityCodes(modality: "text", levels: 2, codebookSizes: [4, 4], source: "t",
+                                                codes: [1, 2, 3, 0], present: [true, true]))
+        let db = try SQLiteConnection(path: url.path, mode: .readWrite)
+        try db.execute("UPDATE modalities SET levels = 4611686018427387904 WHERE name = 'text'")
+        let reader = try ItemCatalog.open(at: url)
+        XCTAssertThrowsError(try reader.codes(modality: "text")) { error in
+            XCTAssertEqual("\(error)".contains("4611686018427387904 levels with 2 codebook sizes"), true, "\(error)")
+        }
+        XCTAssertThrowsError(try reader.codes(modality: "text", item: 0)) { error in
+            XCTAssertEqual("\(error)".contains("for 4611686018427387904 levels"), true, "\(error)")
+        }
+    }
+}

@@ -138,3 +138,42 @@ final class StatsTests: DatasetTestCase {
         XCTAssertTrue(stats.text().contains("Tiny\t4\t6\t18\t25.0%"), stats.text())
     }
 }
+
+/// Issue 11: crafted `dataset.bin` files (valid checksums) give errors, never traps.
+final class HostilePreparedFileTests: DatasetTestCase {
+    private func dataset(users: Int = 3, offsets: [Int] = [0, 3, 7, 10]) -> PreparedDataset {
+        let sequences = PreparedSequences(
+            itemCount: 4, userIDs: ["a", "b", "c"], offsets: offsets, items: [0, 1, 2, 3, 2, 1, 0, 1, 1, 3], timestamps: nil)
+        let info = PreparedInfo(
+            name: "S", sourceFormat: "csv", maxHistory: 20, targetMode: .last, minCount: 1, users: users, items: 4,
+            interactions: 10, hasTimestamps: false, preprocessing: PreprocessingReport(), createdBy: "test")
+        return PreparedDataset(info: info, sequences: sequences)
+    }
+
+    private func resealed(_ bytes: [UInt8]) -> [UInt8] {
+        var body = Array(bytes.dropLast(4))
+        withUnsafeBytes(of: PreparedFile.checksum(body[...]).littleEndian) { body.append(contentsOf: $0) }
+        return body
+    }
+
+    func testSectionLengthAboveIntMaxIsAnError() throws {
+        var bytes = try PreparedFile.encode(dataset())
+        let headerLength = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16 | Int(bytes[15]) << 24
+        for i in 0..<8 { bytes[16 + headerLength + i] = 0xFF }  // the offsets section's length
+        assertDatasetError(["x.bin", "section offsets is longer than the file"]) {
+            _ = try PreparedFile.decode(resealed(bytes), path: "x.bin")
+        }
+    }
+
+    func testHeaderCountsNearIntMaxAreErrors() throws {
+        assertDatasetError(["header counts (users 9223372036854775807"]) {
+            _ = try PreparedFile.decode(PreparedFile.encode(dataset(users: Int.max)), path: "x.bin")
+        }
+    }
+
+    func testOffsetsThatWouldOverflowASubtractionAreInconsistent() throws {
+        assertDatasetError(["user offsets are inconsistent"]) {
+            _ = try PreparedFile.decode(PreparedFile.encode(dataset(offsets: [0, Int.max, -10, 10])), path: "x.bin")
+        }
+    }
+}
