@@ -25,10 +25,11 @@ struct MSCGRecBench: ParsableCommand {
     @Option(help: "Threads for every side.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Python interpreter with torch and transformers installed.") var python = "python3"
     @Flag(help: "Skip the Python sides.") var noTorch = false
+    @Flag(help: "Use the threads inside BLAS (one shard) instead of one data-parallel shard per thread.") var blasThreads = false
 
     func run() throws {
         Parallelism.setBLASThreads(threads)
-        Parallelism.workers = threads
+        Parallelism.workers = blasThreads ? 1 : threads
         print(KernelSelection.summaryLine)
         let workURL = URL(fileURLWithPath: work)
         let data = try preparedWorkDirectory(work, from: dataset, name: name)
@@ -41,7 +42,7 @@ struct MSCGRecBench: ParsableCommand {
         let t = model.transformer
         print("MSCGRec \(name) (\(source)): \(model.modalities.map { "\($0.name)\($0.codebookSizes)" }.joined(separator: " ")), "
               + "d \(t.dModel), \(t.encoderLayers)+\(t.decoderLayers) layers, \(t.heads)×\(t.headDim), FFN \(t.dFF), batch \(runConfig.training.batchSize), "
-              + "\(steps) steps, mean history \(String(format: "%.1f", Double(ours.shapes.map { $0.items * $0.rows }.reduce(0, +)) / Double(max(1, ours.samples)))) items, threads \(threads)")
+              + "\(steps) steps, \(blasThreads ? "BLAS threads" : "data-parallel shards"), mean history \(String(format: "%.1f", Double(ours.shapes.map { $0.items * $0.rows }.reduce(0, +)) / Double(max(1, ours.samples)))) items, threads \(threads)")
         print(String(format: "ours            %8.0f samples/s", oursRate))
         guard !noTorch else { return }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
