@@ -91,9 +91,10 @@ public struct MSCGRecRunRecord: Codable, Equatable, Sendable {
     public var training: MSCGRecTrainingOptions
     public var dataset: String
     public var items: Int
-    /// The work directory trained on (absolute path), which `evaluate` reads the splits and codes from.
-    public var workDirectory: String
-    public init(model: MSCGRecConfig, training: MSCGRecTrainingOptions, dataset: String, items: Int, workDirectory: String) {
+    /// The work directory trained on (absolute path), which `evaluate` reads the splits and codes from (nil in runs
+    /// written before it was recorded).
+    public var workDirectory: String?
+    public init(model: MSCGRecConfig, training: MSCGRecTrainingOptions, dataset: String, items: Int, workDirectory: String?) {
         self.model = model; self.training = training; self.dataset = dataset; self.items = items; self.workDirectory = workDirectory
     }
 }

@@ -35,7 +35,10 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("\(runDirectory) has no config.json (not a `train` run directory)")
         }
         let record = try JSONDecoder().decode(MSCGRecRunRecord.self, from: recordData)
-        let work = URL(fileURLWithPath: data ?? record.workDirectory)
+        guard let workPath = data ?? record.workDirectory else {
+            throw ValidationError("\(runDirectory)/config.json does not name its work directory: pass --data")
+        }
+        let work = URL(fileURLWithPath: workPath)
         let dataset = try WorkDirectory.load(work)
         let weights = try SafeTensors.read(contentsOf: runURL.appendingPathComponent("model.safetensors"))
         let model = try MSCGRec(record.model, weights: weights)

@@ -91,7 +91,8 @@ struct TrainCommand: ParsableCommand {
         weights.metadata = ["config": String(decoding: try JSONEncoder().encode(model), as: UTF8.self),
                             "best_epoch": "\(state.bestEpoch)", "format": "mscgrec-model"]
         try weights.write(to: outURL.appendingPathComponent("model.safetensors"))
-        let verdict = state.finished ? "early-stopped" : "stopped (resumable with --resume)"
+        let verdict = !state.finished ? "stopped (resumable with --resume)"
+            : state.completedEpochs - state.bestEpoch >= runConfig.training.patience ? "early-stopped" : "finished the schedule"
         stderr(String(format: "%@ after %d epochs; best epoch %d, validation constrained loss %.4f, test %.4f; peak memory %@; wrote %@",
                       verdict, state.completedEpochs, state.bestEpoch, -(state.bestScore ?? .nan), trainer.testLoss(),
                       "\(peakMemoryMiB()) MiB", outURL.path))
