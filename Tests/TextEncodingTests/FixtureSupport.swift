@@ -25,18 +25,18 @@ enum Fixtures {
         return data.withUnsafeBytes { raw in (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
     }
 
-    /// The real model directory `name` (all-MiniLM-L6-v2, all-mpnet-base-v2). `make test` unpacks them and sets
-    /// MSCGREC_TEXT_MODELS, so there a missing model fails; a bare `swift test` without them skips.
+    /// The real model directory `name` (all-MiniLM-L6-v2, all-mpnet-base-v2), unpacked by `make test` (which sets
+    /// MSCGREC_TEXT_MODELS) or by scripts/unpack_text_models.sh into .build/text-models. A missing model is a failure,
+    /// never a skip: the equality checks against sentence-transformers must run wherever the tests run.
     static func realModel(_ name: String) throws -> String {
         let env = ProcessInfo.processInfo.environment["MSCGREC_TEXT_MODELS"]
         let root = env ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent(".build/text-models").path
         let path = "\(root)/\(name)"
-        if FileManager.default.fileExists(atPath: "\(path)/model.safetensors") { return path }
-        if env != nil {
-            XCTFail("MSCGREC_TEXT_MODELS=\(root) lacks \(name); run scripts/unpack_text_models.sh \(root)")
-            throw XCTSkip("missing model")
+        guard FileManager.default.fileExists(atPath: "\(path)/model.safetensors") else {
+            throw NSError(domain: "fixture", code: 2, userInfo: [NSLocalizedDescriptionKey:
+                "\(path) has no model.safetensors: run scripts/unpack_text_models.sh \(root) (make test does)"])
         }
-        throw XCTSkip("\(path) absent: run scripts/unpack_text_models.sh (make test does)")
+        return path
     }
 }
