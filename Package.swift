@@ -6,9 +6,10 @@
 //   formats:      SafeTensors (file format only, no tensor math)
 //   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> CBLAS, SafeTensors
 //   models:       Models (attention, T5 blocks, SASRec, MSCGRec and its config) -> TensorEngine
-//   data/codes:   Catalog, Datasets, Codes (quantizers, prefix tree), Metrics
-//   generation:   Generation (constrained beam search; no training code) -> Models, Codes
-//   training:     Training (the shared loop, SASRec and MSCGRec trainers) -> Models, Datasets, Codes, Catalog, Metrics
+//   data/codes:   Catalog, Datasets, ItemCodes (prefix tree, codes files, collision level: what serving needs),
+//                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics)
+//   generation:   Generation (constrained beam search; no training code) -> Models, ItemCodes
+//   training:     Training (the shared loop, SASRec and MSCGRec trainers) -> Models, Datasets, Quantization, Catalog, Evaluation
 //   HTTP:         HTTPCore (I/O-free engines) -> CNghttp2; HTTPServer (sockets, TLS) -> HTTPCore, COpenSSL
 //   executables:  mscgrec-trainer, mscgrec-server, mscgrec-bench
 import PackageDescription
@@ -37,22 +38,23 @@ let package = Package(
         // MARK: Libraries
         .target(name: "MSCCore"),
         .target(name: "BLASRuntime", dependencies: ["CBLAS"]),
-        .target(name: "Metrics", dependencies: ["MSCCore"]),
+        .target(name: "Evaluation", dependencies: ["MSCCore"]),
         .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
         .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
         .target(name: "SafeTensors", dependencies: ["MSCCore"]),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Metrics", "TensorEngine", "MSCCore", "SafeTensors", "Codes", "Catalog", "Generation"]),
-        .target(name: "Codes", dependencies: ["TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
-        .target(name: "Generation", dependencies: ["Models", "Codes", "TensorEngine"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation"]),
+        .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),
+        .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
+        .target(name: "Generation", dependencies: ["Models", "ItemCodes", "TensorEngine"]),
         .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
         .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Metrics", "Training", "TensorEngine", "SafeTensors", "Codes", "BLASRuntime", "Generation", "TextEncoding",
+            "MSCCore", "Models", "Datasets", "Catalog", "Evaluation", "Training", "TensorEngine", "SafeTensors", "ItemCodes", "Quantization", "BLASRuntime", "Generation", "TextEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
@@ -60,23 +62,25 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "Codes", "BLASRuntime", "Catalog", "Generation", "TextEncoding",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "ItemCodes", "Quantization", "BLASRuntime", "Catalog", "Generation", "TextEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: Tests (one test target per module)
         .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
         .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
-        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", dependencies: ["TensorEngine", "SafeTensors"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors", "MSCCore", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Metrics", "MSCCore", "TensorEngine", "Codes", "Generation"]),
-        .testTarget(name: "CodesTests", dependencies: ["Codes", "TensorEngine", "SafeTensors", "Catalog", "Datasets"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "Codes", "TensorEngine", "SafeTensors", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Evaluation", "MSCCore", "TensorEngine", "ItemCodes", "Generation"]),
+        .testTarget(name: "ItemCodesTests", dependencies: ["ItemCodes", "TensorEngine", "TestSupport"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "Datasets", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "ItemCodes", "TensorEngine", "SafeTensors", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TextEncodingTests", dependencies: ["TextEncoding", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-180}"
 out=.build/fuzz
 mkdir -p "$out/lib" "$out/bin" "$out/artifacts"
-flags=(-O -parse-as-library -sanitize=fuzzer,address -swift-version 6 -I "$out/lib"
+flags=(-package-name mscgrec -O -parse-as-library -sanitize=fuzzer,address -swift-version 6 -I "$out/lib"
        -I Sources/CNghttp2 -I Sources/CSQLite -I Sources/CZlib)
 libs=(-lnghttp2 -lsqlite3 -lz)
 
@@ -24,15 +24,15 @@ declare -A module=(
   [http1]=HTTPCore [http2]=HTTPCore
   [safetensors]=SafeTensors
   [json]=Datasets [dataset-bin]=Datasets [dataset-text]=Datasets
-  [flat-json]=Metrics
+  [flat-json]=Evaluation
   [npy]=Codes [prefix-tree]=Codes [codes]=Codes [lcrec-index]=Codes
 )
 all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-tree codes lcrec-index)
 
-# The Codes readers without the numeric code (TensorEngine is not needed to read files): PrefixTree.swift's
-# TensorEngine import is dropped in the copy compiled here, and Fuzz/codes/TensorEngineStandIn.swift supplies the one
-# type it names.
-codes_files=(BinaryFormat CodesError CodesFile CollisionLevel FloatMatrix NpyFile LCRecIndex PrefixTree PrefixTreeFile)
+# The code-file readers as one module: ItemCodes plus Quantization's three input readers (which need no numeric
+# code); the copies compiled here drop their `import ItemCodes`, since it is the same module.
+codes_files=(ItemCodes/BinaryFormat ItemCodes/CodesError ItemCodes/CodesFile ItemCodes/CollisionLevel ItemCodes/PrefixTree
+  ItemCodes/PrefixTreeFile Quantization/FloatMatrix Quantization/NpyFile Quantization/LCRecIndex)
 
 newer() {  # newer OUTPUT INPUT... : true when OUTPUT is missing or older than an input
   local target=$1; shift
@@ -54,18 +54,18 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
   case "$name" in
     HTTPCore) files=(Sources/HTTPCore/*.swift) ;;
     SafeTensors) deps=(MSCCore); files=(Sources/SafeTensors/*.swift) ;;
-    Metrics) deps=(MSCCore); files=(Sources/Metrics/*.swift) ;;
+    Evaluation) deps=(MSCCore); files=(Sources/Evaluation/*.swift) ;;
     Datasets) deps=(MSCCore Catalog); files=(Sources/Datasets/*.swift) ;;
     Codes)
       deps=(MSCCore Catalog)
       mkdir -p "$out/src/Codes"
       for f in "${codes_files[@]}"; do
-        grep -v '^import TensorEngine$' "Sources/Codes/$f.swift" > "$out/src/Codes/$f.swift.new"
-        cmp -s "$out/src/Codes/$f.swift.new" "$out/src/Codes/$f.swift" || mv "$out/src/Codes/$f.swift.new" "$out/src/Codes/$f.swift"
-        rm -f "$out/src/Codes/$f.swift.new"
-        files+=("$out/src/Codes/$f.swift")
-      done
-      files+=(Fuzz/codes/TensorEngineStandIn.swift) ;;
+        local copy="$out/src/Codes/${f#*/}.swift"
+        grep -v '^import ItemCodes$' "Sources/$f.swift" > "$copy.new"
+        cmp -s "$copy.new" "$copy" || mv "$copy.new" "$copy"
+        rm -f "$copy.new"
+        files+=("$copy")
+      done ;;
   esac
   library MSCCore Sources/MSCCore/*.swift
   [[ " ${deps[*]} " == *" Catalog "* ]] && library Catalog Sources/Catalog/*.swift

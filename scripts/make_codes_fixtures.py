@@ -1,8 +1,8 @@
-"""PyTorch reference fixture for the Swift RQ-VAE (Sources/Codes/RQVAE.swift).
+"""PyTorch reference fixture for the Swift RQ-VAE (Sources/Quantization/RQVAE.swift).
 
 Run:  python3 scripts/make_codes_fixtures.py   (needs torch==2.13.0 safetensors; see scripts/requirements-fixtures.txt)
 
-Writes Tests/CodesTests/Fixtures/rqvae.safetensors: a tiny RQ-VAE (6 -> 5 -> 3 latent, decoder mirrored, 2 levels of
+Writes Tests/QuantizationTests/Fixtures/rqvae.safetensors: a tiny RQ-VAE (6 -> 5 -> 3 latent, decoder mirrored, 2 levels of
 4 codes, beta 0.25) on a batch of 5, with fixed codebooks chosen so every nearest-code choice wins by a clear margin
 (the choice is then stable under float32 rounding and under gradcheck's perturbations). Stored: inputs and weights in
 our [in, out] orientation, the forward results (latent, codes, quantized latent, reconstruction, the three losses)
@@ -16,7 +16,7 @@ import torch
 from make_fixtures import write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CODES_DIR = os.path.join(ROOT, "Tests", "CodesTests", "Fixtures")
+CODES_DIR = os.path.join(ROOT, "Tests", "QuantizationTests", "Fixtures")
 BETA = 0.25
 MARGIN = 0.05  # second-nearest code must be at least this much farther (squared distance)
 
@@ -144,7 +144,7 @@ def main():
     tensors["loss"] = out["loss"].float().reshape([])
     tensors.update({"grad." + k: args[k].grad.float() for k in names})
     size = write(CODES_DIR, "rqvae", tensors, {"beta": BETA, "seed": seed, "levels": 2, "codebook": 4})
-    print(f"Tests/CodesTests/Fixtures/rqvae  seed={seed} codes={codes_used} check={check} {size}B")
+    print(f"Tests/QuantizationTests/Fixtures/rqvae  seed={seed} codes={codes_used} check={check} {size}B")
 
 
 if __name__ == "__main__":

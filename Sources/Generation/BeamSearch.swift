@@ -1,4 +1,4 @@
-import Codes
+import ItemCodes
 import Foundation
 import Models
 import TensorEngine

@@ -1,7 +1,7 @@
 import Datasets
 import Foundation
 import Generation
-import Metrics
+import Evaluation
 
 /// Recall/NDCG/MRR@1/5/10 of a generative recommender: each user's held-out item is ranked where the constrained beam
 /// search (paper 4.1: 20 beams) puts it, and counts as missed when the search does not return it.

@@ -1,5 +1,5 @@
 import Catalog
-import Codes
+import ItemCodes
 import Datasets
 import Foundation
 import Models

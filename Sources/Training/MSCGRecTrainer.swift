@@ -1,4 +1,4 @@
-import Codes
+import ItemCodes
 import Datasets
 import Foundation
 import Models

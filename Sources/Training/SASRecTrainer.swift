@@ -1,6 +1,6 @@
 import Datasets
 import Foundation
-import Metrics
+import Evaluation
 import Models
 import MSCCore
 import TensorEngine

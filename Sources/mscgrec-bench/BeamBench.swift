@@ -1,6 +1,5 @@
 import ArgumentParser
 import BLASRuntime
-import Codes
 import Datasets
 import Foundation
 import Generation

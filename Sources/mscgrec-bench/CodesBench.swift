@@ -1,6 +1,7 @@
 import BLASRuntime
 import ArgumentParser
-import Codes
+import ItemCodes
+import Quantization
 import Foundation
 import TensorEngine
 

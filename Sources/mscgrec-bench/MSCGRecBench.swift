@@ -1,7 +1,7 @@
 import ArgumentParser
 import BLASRuntime
 import Catalog
-import Codes
+import ItemCodes
 import Datasets
 import Foundation
 import Models

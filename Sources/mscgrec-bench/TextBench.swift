@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import TensorEngine
-import Codes
+import Quantization
 import TextEncoding
 
 /// Item-text embedding throughput: our encoder vs sentence-transformers on PyTorch (scripts/bench_text.py), same model

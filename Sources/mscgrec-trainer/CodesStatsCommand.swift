@@ -1,5 +1,5 @@
 import ArgumentParser
-import Codes
+import Quantization
 import Foundation
 
 /// `codes-stats WORK`: per modality and level, codebook utilisation, perplexity, collision rate, largest collision

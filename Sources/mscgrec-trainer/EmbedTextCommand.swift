@@ -1,6 +1,6 @@
 import ArgumentParser
 import Catalog
-import Codes
+import Quantization
 import Datasets
 import Foundation
 import TensorEngine

@@ -2,7 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import Generation
-import Metrics
+import Evaluation
 import Models
 import SafeTensors
 import TensorEngine

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Codes
+import Quantization
 import Foundation
 
 /// `quantize`: one modality's embeddings (or precomputed codes) → per-item codes with a collision level, stored in

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
-import Metrics
+import Evaluation
 import Models
 import SafeTensors
 import MSCCore

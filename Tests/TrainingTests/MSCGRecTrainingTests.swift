@@ -1,4 +1,4 @@
-import Codes
+import ItemCodes
 @testable import Datasets
 import Foundation
 import Generation

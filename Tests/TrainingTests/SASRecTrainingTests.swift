@@ -1,5 +1,5 @@
 @testable import Datasets
-import Metrics
+import Evaluation
 import Models
 import MSCCore
 import TensorEngine

@@ -1,3 +1,4 @@
+import ItemCodes
 import Catalog
 import Foundation
 import MSCCore

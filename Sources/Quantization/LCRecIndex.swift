@@ -1,3 +1,4 @@
+import ItemCodes
 import Foundation
 
 /// Precomputed codes in the LC-Rec `index` JSON layout: `{"<item index>": ["<a_12>", "<b_7>", …], …}`, the letter

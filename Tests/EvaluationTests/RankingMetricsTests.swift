@@ -1,5 +1,5 @@
 import XCTest
-@testable import Metrics
+@testable import Evaluation
 
 final class RankingMetricsTests: XCTestCase {
     /// Ranks 1, 3, 7, a miss and 12 over five users; every value below is worked out by hand.

@@ -115,7 +115,7 @@ func fnv1a(_ data: Data) -> UInt64 {
 }
 
 /// Writes to a temporary sibling and renames it into place, so readers never see half a file.
-func writeAtomically(_ data: Data, to url: URL) throws {
+package func writeAtomically(_ data: Data, to url: URL) throws {
     let temporary = url.deletingLastPathComponent()
         .appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
     do {

@@ -46,7 +46,7 @@ public enum CollisionLevel {
     }
 
     /// Present items sorted lexicographically by their code rows, ties by item index (a stable order).
-    static func sortedByCodes(codes: [Int32], levels: Int, present: [Bool]) -> [Int] {
+    package static func sortedByCodes(codes: [Int32], levels: Int, present: [Bool]) -> [Int] {
         var items = present.indices.filter { present[$0] }
         codes.withUnsafeBufferPointer { c in
             items.sort { a, b in
@@ -61,7 +61,7 @@ public enum CollisionLevel {
     }
 
     @inline(__always)
-    static func samePrefix(_ codes: [Int32], _ levels: Int, _ a: Int, _ b: Int, length: Int) -> Bool {
+    package static func samePrefix(_ codes: [Int32], _ levels: Int, _ a: Int, _ b: Int, length: Int) -> Bool {
         for l in 0..<length where codes[a * levels + l] != codes[b * levels + l] { return false }
         return true
     }

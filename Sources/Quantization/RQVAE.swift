@@ -1,3 +1,4 @@
+import ItemCodes
 import Foundation
 import SafeTensors
 import TensorEngine

@@ -1,10 +1,10 @@
-@testable import Codes
+@testable import Quantization
 import Foundation
 import SafeTensors
 import TensorEngine
 import XCTest
 
-/// Against Tests/CodesTests/Fixtures/rqvae.safetensors (scripts/make_codes_fixtures.py).
+/// Against Tests/QuantizationTests/Fixtures/rqvae.safetensors (scripts/make_codes_fixtures.py).
 final class RQVAEFixtureTests: XCTestCase {
     private func fixture() throws -> SafeTensors {
         try SafeTensors.read(contentsOf: Bundle.module.resourceURL!.appendingPathComponent("Fixtures/rqvae.safetensors"))

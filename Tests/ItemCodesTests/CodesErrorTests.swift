@@ -1,4 +1,4 @@
-@testable import Codes
+@testable import ItemCodes
 import XCTest
 
 final class CodesErrorTests: XCTestCase {

@@ -1,3 +1,4 @@
+import ItemCodes
 import Foundation
 
 /// NumPy `.npy` matrices (format versions 1–3): 2-D, C order, float16/float32/float64 of either byte order,

@@ -1,9 +1,11 @@
-@testable import Codes
+@testable import Quantization
 import Catalog
 import Datasets
 import Foundation
 import SafeTensors
 import TensorEngine
+import TestSupport
+import ItemCodes
 import XCTest
 
 final class PipelineTests: XCTestCase {
@@ -81,22 +83,22 @@ final class PipelineTests: XCTestCase {
         let forced = try QuantizePipeline.run(QuantizeRequest(work: work, modality: "image", input: .codes(path: index.path),
                                                               collisionCapacity: 4, precomputedCodebookSize: 256))
         XCTAssertEqual(forced.statistics.codebookSizes, [256, 256, 4])
-        assertThrowsCodesError(
+        assertThrowsError(
             try QuantizePipeline.run(QuantizeRequest(work: work, modality: "image", input: .codes(path: index.path), collisionCapacity: 1)),
             containing: "2 items share the codes [1, 2]")
-        assertThrowsCodesError(
+        assertThrowsError(
             try QuantizePipeline.run(QuantizeRequest(work: work, modality: "image", input: .codes(path: index.path), precomputedCodebookSize: 4)),
             containing: "level 1: code 5 does not fit --codebook 4")
     }
 
     func testBadRequestsAreRefusedBeforeAnyWork() throws {
         let work = try workDirectory(items: 2)
-        assertThrowsCodesError(try QuantizePipeline.run(QuantizeRequest(work: work, modality: "a/b", input: .codes(path: "x"))),
+        assertThrowsError(try QuantizePipeline.run(QuantizeRequest(work: work, modality: "a/b", input: .codes(path: "x"))),
                                containing: "modality: \"a/b\" must be")
         let empty = try temporaryDirectory(self)
-        assertThrowsCodesError(try QuantizePipeline.run(QuantizeRequest(work: empty, modality: "text", input: .codes(path: "x"))),
+        assertThrowsError(try QuantizePipeline.run(QuantizeRequest(work: empty, modality: "text", input: .codes(path: "x"))),
                                containing: "run `mscgrec-trainer prepare`")
-        assertThrowsCodesError(try QuantizePipeline.run(QuantizeRequest(work: work, modality: "text", input: .embeddings(path: "e.csv", ids: nil, tensor: nil))),
+        assertThrowsError(try QuantizePipeline.run(QuantizeRequest(work: work, modality: "text", input: .embeddings(path: "e.csv", ids: nil, tensor: nil))),
                                containing: "expected a .npy or .safetensors file")
     }
 }

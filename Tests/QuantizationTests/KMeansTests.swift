@@ -1,4 +1,4 @@
-@testable import Codes
+@testable import Quantization
 import TensorEngine
 import XCTest
 

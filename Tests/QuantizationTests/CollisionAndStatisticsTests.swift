@@ -1,6 +1,8 @@
-@testable import Codes
+@testable import Quantization
 import Catalog
 import TensorEngine
+import TestSupport
+import ItemCodes
 import XCTest
 
 final class CollisionAndStatisticsTests: XCTestCase {
@@ -16,7 +18,7 @@ final class CollisionAndStatisticsTests: XCTestCase {
     }
 
     func testAGroupLargerThanTheCollisionLevelIsRefusedWithAHint() {
-        assertThrowsCodesError(
+        assertThrowsError(
             try CollisionLevel.append(codes: [3, 3, 3], levels: 1, present: [true, true, true], capacity: 2, modality: "image"),
             containing: "modality \"image\": 3 items share the codes [3], but the collision level holds only 2; raise --codebook or --levels")
     }
@@ -69,12 +71,12 @@ final class CollisionAndStatisticsTests: XCTestCase {
         XCTAssertEqual(file.quantizedLevels, 1)
         let outOfRange = CodesFile(codes: ModalityCodes(modality: "text", levels: 2, codebookSizes: [4, 3], source: "",
                                                         codes: [3, 3, 0, 0, 1, 0], present: [true, false, true]), hasCollisionLevel: true)
-        assertThrowsCodesError(try CodesFile(serialized: outOfRange.serialized(), path: "t.codes"), containing: "t.codes: codes[0][1]: code 3 outside 0..<3")
+        assertThrowsError(try CodesFile(serialized: outOfRange.serialized(), path: "t.codes"), containing: "t.codes: codes[0][1]: code 3 outside 0..<3")
         let absentNonZero = CodesFile(codes: ModalityCodes(modality: "text", levels: 2, codebookSizes: [4, 3], source: "",
                                                            codes: [3, 2, 1, 0, 1, 0], present: [true, false, true]), hasCollisionLevel: true)
-        assertThrowsCodesError(try CodesFile(serialized: absentNonZero.serialized(), path: "t.codes"), containing: "codes[1][0]: absent item")
+        assertThrowsError(try CodesFile(serialized: absentNonZero.serialized(), path: "t.codes"), containing: "codes[1][0]: absent item")
         var truncated = file.serialized()
         truncated.removeLast(3)
-        assertThrowsCodesError(try CodesFile(serialized: truncated, path: "t.codes"), containing: "t.codes: checksum")
+        assertThrowsError(try CodesFile(serialized: truncated, path: "t.codes"), containing: "t.codes: checksum")
     }
 }

@@ -1,6 +1,7 @@
-@testable import Codes
+@testable import Quantization
 import Foundation
 import SafeTensors
+import TestSupport
 import XCTest
 
 final class InputTests: XCTestCase {
@@ -39,7 +40,7 @@ final class InputTests: XCTestCase {
         func check(_ data: Data, _ expected: String) throws {
             let url = directory.appendingPathComponent("bad.npy")
             try data.write(to: url)
-            assertThrowsCodesError(try NpyFile.readMatrix(url.path), containing: expected)
+            assertThrowsError(try NpyFile.readMatrix(url.path), containing: expected)
         }
         try check(Data("not numpy at all".utf8), "bad.npy: magic: not a NumPy .npy file")
         try check(npyBytes(descr: "<f4", shape: "(2, 1)", payload: [0, 0, 0, 0]), "shape: (2, 1) needs")
@@ -62,15 +63,15 @@ final class InputTests: XCTestCase {
         XCTAssertEqual(aligned.notes.count, 2)  // one unknown id, one item without a row
 
         try "c\nzz\na\n".write(to: ids, atomically: true, encoding: .utf8)
-        assertThrowsCodesError(try EmbeddingInput.load(path: url.path, idsPath: ids.path, catalogIDs: ["a"]), containing: "lists 3 ids but")
+        assertThrowsError(try EmbeddingInput.load(path: url.path, idsPath: ids.path, catalogIDs: ["a"]), containing: "lists 3 ids but")
         try "c\na\nc\nb\n".write(to: ids, atomically: true, encoding: .utf8)
-        assertThrowsCodesError(try EmbeddingInput.load(path: url.path, idsPath: ids.path, catalogIDs: ["a", "b", "c"]),
+        assertThrowsError(try EmbeddingInput.load(path: url.path, idsPath: ids.path, catalogIDs: ["a", "b", "c"]),
                                containing: "ids.txt: line 3: id \"c\" repeats line 1")
         // Without ids: one row per item, or one extra leading padding row.
         XCTAssertEqual(try EmbeddingInput.load(path: url.path, idsPath: nil, catalogIDs: ["a", "b", "c", "d"]).matrix.scalars.count, 8)
         let padded = try EmbeddingInput.load(path: url.path, idsPath: nil, catalogIDs: ["a", "b", "c"])
         XCTAssertEqual(padded.matrix.scalars, [1, 1, 2, 2, 3, 3])
-        assertThrowsCodesError(try EmbeddingInput.load(path: url.path, idsPath: nil, catalogIDs: ["a"]), containing: "pass --ids")
+        assertThrowsError(try EmbeddingInput.load(path: url.path, idsPath: nil, catalogIDs: ["a"]), containing: "pass --ids")
     }
 
     func testSafetensorsEmbeddings() throws {
@@ -83,7 +84,7 @@ final class InputTests: XCTestCase {
         let aligned = try EmbeddingInput.load(path: url.path, idsPath: nil, catalogIDs: ["x", "y"])
         XCTAssertEqual(aligned.matrix.scalars, [1, 2, 3, 4])  // row 0 is the padding row
         XCTAssertEqual(try EmbeddingInput.load(path: url.path, idsPath: nil, tensorName: "other", catalogIDs: ["x", "y"]).matrix.scalars, [9, 9, 9, 9])
-        assertThrowsCodesError(try EmbeddingInput.load(path: url.path, idsPath: nil, tensorName: "nope", catalogIDs: ["x"]), containing: "nope: no such tensor")
+        assertThrowsError(try EmbeddingInput.load(path: url.path, idsPath: nil, tensorName: "nope", catalogIDs: ["x"]), containing: "nope: no such tensor")
     }
 
     func testLCRecIndexJSON() throws {
@@ -96,10 +97,10 @@ final class InputTests: XCTestCase {
         XCTAssertEqual(read.observedSizes, [4, 201])
         XCTAssertEqual(read.notes.count, 2)
         try #"{"0": ["<a_3>", "<b_2>"], "1": ["<a_3>", "<c_2>"]}"#.write(to: url, atomically: true, encoding: .utf8)
-        assertThrowsCodesError(try LCRecIndex.read(path: url.path, catalogIDs: ["0"]), containing: "x.index.json: \"1\"[1]: \"<c_2>\" names level c")
+        assertThrowsError(try LCRecIndex.read(path: url.path, catalogIDs: ["0"]), containing: "x.index.json: \"1\"[1]: \"<c_2>\" names level c")
         try #"{"0": ["<a_3>", "<b_2>"], "1": ["<a_3>"]}"#.write(to: url, atomically: true, encoding: .utf8)
-        assertThrowsCodesError(try LCRecIndex.read(path: url.path, catalogIDs: ["0"]), containing: "\"1\": 1 codes where other items have 2")
+        assertThrowsError(try LCRecIndex.read(path: url.path, catalogIDs: ["0"]), containing: "\"1\": 1 codes where other items have 2")
         try #"{"0": ["a_3"]}"#.write(to: url, atomically: true, encoding: .utf8)
-        assertThrowsCodesError(try LCRecIndex.read(path: url.path, catalogIDs: ["0"]), containing: "is not a code like")
+        assertThrowsError(try LCRecIndex.read(path: url.path, catalogIDs: ["0"]), containing: "is not a code like")
     }
 }

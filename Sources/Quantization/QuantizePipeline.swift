@@ -1,3 +1,4 @@
+import ItemCodes
 import Catalog
 import Datasets
 import Foundation

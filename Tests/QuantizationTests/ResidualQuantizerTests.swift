@@ -1,5 +1,6 @@
-@testable import Codes
+@testable import Quantization
 import TensorEngine
+import TestSupport
 import XCTest
 
 final class ResidualQuantizerTests: XCTestCase {
@@ -70,8 +71,8 @@ final class ResidualQuantizerTests: XCTestCase {
 
     func testOptionsAreValidated() {
         let x = randomMatrix(rows: 10, columns: 2, seed: 1)
-        assertThrowsCodesError(try RQKMeans.train(x, options: RQKMeansOptions(levels: 0)), containing: "levels")
-        assertThrowsCodesError(try RQKMeans.train(x, options: RQKMeansOptions(ema: EMAOptions(decay: 1))), containing: "ema-decay")
-        assertThrowsCodesError(try RQKMeans.train(FloatMatrix(rows: 0, columns: 2), options: RQKMeansOptions()), containing: "no rows")
+        assertThrowsError(try RQKMeans.train(x, options: RQKMeansOptions(levels: 0)), containing: "levels")
+        assertThrowsError(try RQKMeans.train(x, options: RQKMeansOptions(ema: EMAOptions(decay: 1))), containing: "ema-decay")
+        assertThrowsError(try RQKMeans.train(FloatMatrix(rows: 0, columns: 2), options: RQKMeansOptions()), containing: "no rows")
     }
 }

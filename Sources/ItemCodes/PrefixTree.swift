@@ -1,5 +1,3 @@
-import TensorEngine
-
 /// The prefix tree of one modality's full code sequences (paper section 3.3, eq. 6): the permissible next codes
 /// after any prefix are the children of its node. Used by the trainer's constrained softmax and by the server's
 /// constrained beam search, which reads one tree from many threads: it is an immutable value.
@@ -149,26 +147,5 @@ public struct PrefixTree: Sendable, Equatable {
             }
         }
         visit(Self.root)
-    }
-
-    /// The constrained-softmax rows for target sequences (eq. 6): row (i, l) allows the children of target i's
-    /// first l codes. `classOffsets[l]` is added to level l's codes when the model numbers classes across levels.
-    public func allowedClasses(targets: [[Int32]], classOffsets: [Int32]? = nil) -> AllowedClasses {
-        var offsets: [Int32] = [0]
-        var classes: [Int32] = []
-        for target in targets {
-            precondition(target.count == depth, "target of \(target.count) codes for a depth-\(depth) tree")
-            var current = Self.root
-            for (level, code) in target.enumerated() {
-                let shift = classOffsets?[level] ?? 0
-                for allowed in childCodes(of: current) { classes.append(allowed + shift) }
-                offsets.append(Int32(classes.count))
-                guard let next = child(of: current, code: code) else {
-                    preconditionFailure("target \(target) is not a sequence of this tree")
-                }
-                current = next
-            }
-        }
-        return AllowedClasses(offsets: offsets, classes: classes)
     }
 }
