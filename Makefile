@@ -18,6 +18,7 @@ test:
 	@scripts/install-deps.sh test
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	MSCGREC_TEXT_MODELS=$(CURDIR)/.build/text-models scripts/run-tests.sh $(TEST_FLAGS) --skip-build
+	scripts/pipeline-smoke.sh "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)/mscgrec-trainer"
 	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) scripts/fuzz.sh
 
 # Coverage-guided fuzzing of every reader of untrusted bytes (libFuzzer + AddressSanitizer), FUZZ_SECONDS per

@@ -29,6 +29,12 @@ public struct MetricsReport: Sendable, Equatable {
         return "{" + fields.joined(separator: ", ") + "}"
     }
 
+    /// `metrics-<split>-history-kept.json` or `…-history-excluded.json`: where the trainers put each ranking protocol's
+    /// report beside the asked one, so the pipeline's table can read both.
+    public static func fileName(split: String, historyExcluded: Bool) -> String {
+        "metrics-\(split)-history-\(historyExcluded ? "excluded" : "kept").json"
+    }
+
     /// Writes the JSON (plus newline) through a temporary file and a rename, so readers never see half a file.
     public func write(to url: URL) throws {
         try Data((jsonString() + "\n").utf8).write(to: url, options: .atomic)
@@ -65,6 +71,20 @@ public struct MetricsReport: Sendable, Equatable {
 extension MetricsReport {
     /// A plain-text table for terminals: one row per report (its split), one column per metric of the first report,
     /// four decimals, columns aligned.
+    /// The nine metrics of the paper's tables, in their order.
+    public static let paperKeys = ["recall@1", "recall@5", "recall@10", "ndcg@1", "ndcg@5", "ndcg@10", "mrr@1", "mrr@5", "mrr@10"]
+
+    /// A markdown table: one row per report (named by its `split`), the paper's nine metrics as columns.
+    public static func markdownTable(_ reports: [MetricsReport]) -> String {
+        let short = paperKeys.map { $0.replacingOccurrences(of: "recall", with: "R").replacingOccurrences(of: "ndcg", with: "N")
+            .replacingOccurrences(of: "mrr", with: "MRR") }
+        var lines = ["| | " + short.joined(separator: " | ") + " |", "|---|" + String(repeating: "---|", count: short.count)]
+        for r in reports {
+            lines.append("| \(r.split) | " + paperKeys.map { r[$0].map { String(format: "%.4f", $0) } ?? "-" }.joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     public static func table(_ reports: [MetricsReport]) -> String {
         guard let first = reports.first else { return "" }
         let keys = first.values.map(\.key)

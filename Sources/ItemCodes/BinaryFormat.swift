@@ -106,7 +106,7 @@ struct ByteReader {
 }
 
 /// 64-bit FNV-1a: cheap, and enough to catch truncation and bit rot (not an authenticity check).
-func fnv1a(_ data: Data) -> UInt64 {
+package func fnv1a(_ data: Data) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     data.withUnsafeBytes { raw in
         for byte in raw { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }

@@ -63,6 +63,24 @@ public struct ItemTokens: Sendable {
         self.hasTarget = modalities[t].present
     }
 
+    private init(layout: TokenLayout, itemCount: Int, blocks: [Int32], targetCodes: [Int32], hasTarget: [Bool]) {
+        self.layout = layout; self.itemCount = itemCount; self.blocks = blocks; self.targetCodes = targetCodes; self.hasTarget = hasTarget
+    }
+
+    /// The same items with `hidden` modalities (indices into the layout) shown as their MASK tokens in every history,
+    /// as if no item had them; targets are unchanged (what the Shapley values of the input modalities evaluate).
+    public func hiding(_ hidden: Set<Int>) -> ItemTokens {
+        var blocks = self.blocks
+        let p = layout.blockLength
+        for m in hidden {
+            let start = layout.blockOffset(m)
+            for item in 0..<itemCount {
+                for level in 0..<layout.modalities[m].levels { blocks[item * p + start + level] = layout.mask(m) }
+            }
+        }
+        return ItemTokens(layout: layout, itemCount: itemCount, blocks: blocks, targetCodes: targetCodes, hasTarget: hasTarget)
+    }
+
     public func targetCodes(ofItem item: Int) -> ArraySlice<Int32> {
         let l = layout.targetLevels
         return targetCodes[item * l..<(item + 1) * l]

@@ -9,12 +9,11 @@ public enum GenerativeEvaluation {
     public enum Split: String, Sendable, CaseIterable { case valid, test }
 
     /// `excludeHistory` removes every item the user interacted with before the held-out one (the published rows'
-    /// protocol); users are searched in batches spread over the workers. `progress(done, total)` after every chunk.
+    /// protocol); `users` (default all) are searched in batches spread over the workers. `progress(done, total)` after every chunk.
     public static func evaluate(_ search: ConstrainedBeamSearch, dataset: PreparedDataset, split: Split, excludeHistory: Bool,
-                                beams: Int = 20, results: Int = 10, users: Range<Int>? = nil,
+                                beams: Int = 20, results: Int = 10, users: [Int]? = nil,
                                 progress: (Int, Int) -> Void = { _, _ in }) -> RankingMetrics {
-        let range = users ?? 0..<dataset.userCount
-        let examples = range.map { split == .valid ? dataset.validationExample(ofUser: $0) : dataset.testExample(ofUser: $0) }
+        let examples = (users ?? Array(0..<dataset.userCount)).map { split == .valid ? dataset.validationExample(ofUser: $0) : dataset.testExample(ofUser: $0) }
         var metrics = RankingMetrics()
         let chunk = 1024
         for start in stride(from: 0, to: examples.count, by: chunk) {

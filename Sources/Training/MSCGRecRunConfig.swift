@@ -4,6 +4,7 @@ import Datasets
 import Foundation
 import Models
 import MSCCore
+import SafeTensors
 
 /// The file `train --config FILE` reads: model settings (modalities by name, resolved against the work directory's
 /// catalog) and training options. Every field is optional and falls back to the default shown by `MSCGRecRunConfig()`;
@@ -124,5 +125,36 @@ public enum MSCGRecWorkData {
         let target = sets[layout.targetIndex]
         let tree = try PrefixTree(codes: target.codes, depth: target.levels, codebookSizes: target.codebookSizes, present: target.present)
         return (items, tree)
+    }
+}
+
+/// A `train` run directory loaded for evaluation: its record, the work directory's splits and codes, and the model.
+public struct TrainedRun {
+    public var record: MSCGRecRunRecord
+    public var work: URL
+    public var dataset: PreparedDataset
+    public var model: MSCGRec
+    public var items: ItemTokens
+    public var tree: PrefixTree
+
+    /// `workDirectory` overrides the one the run names (runs written before it was recorded name none).
+    public static func load(_ run: URL, workDirectory: String? = nil) throws -> TrainedRun {
+        let recordURL = run.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: recordURL.path) else {
+            throw ConfigError("\(run.path) has no config.json (not a `train` run directory)")
+        }
+        let record: MSCGRecRunRecord
+        do { record = try JSONDecoder().decode(MSCGRecRunRecord.self, from: data) } catch {
+            throw ConfigError("\(recordURL.path): not a run record (\(error))")
+        }
+        guard let workPath = workDirectory ?? record.workDirectory else {
+            throw ConfigError("\(recordURL.path) does not name its work directory: pass --data")
+        }
+        let work = URL(fileURLWithPath: workPath)
+        let dataset = try WorkDirectory.load(work)
+        let weights = try SafeTensors.read(contentsOf: run.appendingPathComponent("model.safetensors"))
+        let model = try MSCGRec(record.model, weights: weights)
+        let (items, tree) = try MSCGRecWorkData.load(work: work, config: record.model)
+        return TrainedRun(record: record, work: work, dataset: dataset, model: model, items: items, tree: tree)
     }
 }

@@ -1,6 +1,8 @@
 import ItemCodes
 import Datasets
+import Evaluation
 import Foundation
+import Generation
 import Models
 import MSCCore
 import TensorEngine
@@ -22,7 +24,25 @@ public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
     public var weightDecay: Float = 0.01
     public var clipNorm: Float = 1
     public var seed: UInt64 = 42
+    /// What picks the best epoch and stops the run: NDCG@10 of the constrained beam search (20 beams, history kept) on
+    /// `validationUsers` fixed validation users, or the constrained validation loss over all of them.
+    public var earlyStopping = EarlyStopping.ndcg
+    public var validationUsers = 2000
     public init() {}
+
+    public enum EarlyStopping: String, Codable, Sendable { case ndcg = "ndcg@10", constrainedLoss = "constrained-loss" }
+
+    // Runs recorded before a field existed read its default, so their config.json stays readable.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func read<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        epochs = try read(.epochs, epochs); patience = try read(.patience, patience); batchSize = try read(.batchSize, batchSize)
+        maxBatchTokens = try read(.maxBatchTokens, maxBatchTokens); learningRate = try read(.learningRate, learningRate)
+        minLearningRate = try read(.minLearningRate, minLearningRate); warmupSteps = try read(.warmupSteps, warmupSteps)
+        weightDecay = try read(.weightDecay, weightDecay); clipNorm = try read(.clipNorm, clipNorm); seed = try read(.seed, seed)
+        // Older runs stopped on the loss.
+        earlyStopping = try read(.earlyStopping, .constrainedLoss); validationUsers = try read(.validationUsers, validationUsers)
+    }
 }
 
 /// One example: the history `items[historyStart..<target]` of the prepared sequences, predicting `items[target]`.
@@ -34,7 +54,8 @@ struct MSCGRecExample: Sendable {
 
 /// Trains MSCGRec on a prepared dataset (Amazon mode: every training position is a target) with the shared
 /// `TrainingLoop`: length-bucketed batches, data-parallel shards, AdamW with warm-up + cosine decay and clipping,
-/// early stopping on the constrained validation loss (eq. 6, no masking, no dropout).
+/// early stopping on validation NDCG@10 of the beam search or on the constrained validation loss (eq. 6, no masking,
+/// no dropout).
 public final class MSCGRecTrainer {
     public let dataset: PreparedDataset
     public let config: MSCGRecConfig
@@ -149,7 +170,9 @@ public final class MSCGRecTrainer {
             },
             validate: {
                 let loss = constrainedLoss(validation)
-                return (-loss, ["constrained_loss": loss])
+                guard options.earlyStopping == .ndcg else { return (-loss, ["constrained_loss": loss]) }
+                let metrics = validationRanking()
+                return (metrics.ndcg(at: 10), ["constrained_loss": loss, "ndcg@10": metrics.ndcg(at: 10), "recall@10": metrics.recall(at: 10)])
             },
             trainerState: { GeneratorStates.save(shuffle: shuffle, dropouts: dropouts, extra: ["masking": masking]) },
             shouldStop: shouldStop, progress: progress)
@@ -200,6 +223,15 @@ public final class MSCGRecTrainer {
             }
         }
         return sums.reduce(0, +) / Double(max(1, examples.count))
+    }
+
+    /// Beam-search metrics (20 beams, history kept) of the current weights on `options.validationUsers` validation
+    /// users drawn once with the run's seed, so every epoch is judged on the same users.
+    func validationRanking() -> RankingMetrics {
+        var rng = SeededGenerator(seed: options.seed &+ 11)
+        let users = Array(rng.permutation(dataset.userCount).prefix(options.validationUsers)).sorted()
+        let search = ConstrainedBeamSearch(model: model, items: items, tree: tree)
+        return GenerativeEvaluation.evaluate(search, dataset: dataset, split: .valid, excludeHistory: false, users: users)
     }
 
     public func validationLoss() -> Double { constrainedLoss(validation) }

@@ -27,6 +27,8 @@ public struct SASRecTrainingResult {
     public var validation: RankingMetrics
     public var test: RankingMetrics
     public var epochs: [EpochRecord]
+    /// False when a stop request or time budget ended the run before early stopping or the last epoch.
+    public var finished: Bool
 }
 
 /// Trains SASRec on a prepared dataset with early stopping on validation NDCG@10, keeping the best epoch's weights.
@@ -73,7 +75,7 @@ public final class SASRecTrainer {
             trainerState: { GeneratorStates.save(shuffle: rng, dropouts: dropouts) },
             shouldStop: shouldStop, progress: progress)
         return SASRecTrainingResult(model: model, bestEpoch: loop.state.bestEpoch, validation: evaluate(model, split: .validation),
-                                    test: evaluate(model, split: .test), epochs: loop.state.records)
+                                    test: evaluate(model, split: .test), epochs: loop.state.records, finished: loop.state.finished)
     }
 
     /// One pass over `order` (training windows) in mini-batches; returns the mean batch loss. Each batch is split into

@@ -16,7 +16,8 @@ struct EvaluateCommand: ParsableCommand {
         discussion: """
         Ranks each user's held-out item where the beam search (default 20 beams, paper 4.1) returns it among its top 10. \
         The file holds the asked protocol (history kept by default, the paper's; --exclude-history removes every item the \
-        user saw before, as the published SASRec/TIGER rows do); both protocols are printed.
+        user saw before, as the published SASRec/TIGER rows do); both protocols are printed and written to \
+        metrics-<split>-history-kept.json and metrics-<split>-history-excluded.json.
         """)
 
     @Option(name: .customLong("run"), help: "Run directory written by `train`.") var runDirectory: String
@@ -27,23 +28,16 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Threads (users spread over them, single-threaded BLAS in each).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    func run() throws {
+    func run() throws { _ = try execute() }
+
+    /// Evaluates under both protocols; returns (history kept, history excluded).
+    @discardableResult
+    func execute() throws -> (kept: MetricsReport, excluded: MetricsReport) {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
         let runURL = URL(fileURLWithPath: runDirectory)
-        guard let recordData = FileManager.default.contents(atPath: runURL.appendingPathComponent("config.json").path) else {
-            throw ValidationError("\(runDirectory) has no config.json (not a `train` run directory)")
-        }
-        let record = try JSONDecoder().decode(MSCGRecRunRecord.self, from: recordData)
-        guard let workPath = data ?? record.workDirectory else {
-            throw ValidationError("\(runDirectory)/config.json does not name its work directory: pass --data")
-        }
-        let work = URL(fileURLWithPath: workPath)
-        let dataset = try WorkDirectory.load(work)
-        let weights = try SafeTensors.read(contentsOf: runURL.appendingPathComponent("model.safetensors"))
-        let model = try MSCGRec(record.model, weights: weights)
-        let (items, tree) = try MSCGRecWorkData.load(work: work, config: record.model)
-        let search = ConstrainedBeamSearch(model: model, items: items, tree: tree)
+        let run = try TrainedRun.load(runURL, workDirectory: data)
+        let (dataset, search) = (run.dataset, ConstrainedBeamSearch(model: run.model, items: run.items, tree: run.tree))
         var reports: [MetricsReport] = []
         for exclude in [excludeHistory, !excludeHistory] {
             let started = Date()
@@ -54,6 +48,7 @@ struct EvaluateCommand: ParsableCommand {
                               formatDuration(Double(total - done) / max(rate, 1e-9))))
             }
             let report = metrics.report(split: label)
+            try report.write(to: runURL.appendingPathComponent(MetricsReport.fileName(split: split.rawValue, historyExcluded: exclude)))
             if exclude == excludeHistory {
                 try report.write(to: runURL.appendingPathComponent("metrics-\(split.rawValue).json"))
                 print(report.jsonString())
@@ -61,6 +56,7 @@ struct EvaluateCommand: ParsableCommand {
             reports.append(report)
         }
         stderr(MetricsReport.table(reports))
+        return excludeHistory ? (reports[1], reports[0]) : (reports[0], reports[1])
     }
 }
 

@@ -43,7 +43,10 @@ struct SASRecCommand: ParsableCommand {
     var maxMinutes: Double?
     @Flag(help: "Continue the run in --out from its checkpoint (same flags).") var resume = false
 
-    func run() throws {
+    func run() throws { _ = try execute() }
+
+    /// Trains; true when the run finished, false when a stop request or the time budget ended it (`--resume` continues).
+    func execute() throws -> Bool {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
         let dataset = try WorkDirectory.load(URL(fileURLWithPath: data))
@@ -87,8 +90,15 @@ struct SASRecCommand: ParsableCommand {
         // The other ranking protocol from the same best model, for comparison with published rows (not early-stopped on it).
         let otherProtocol = trainer.evaluate(result.model, split: .test, excludeHistory: !excludeHistory)
             .report(split: excludeHistory ? "test (history kept)" : "test (history excluded)")
+        let asked = result.test.report(split: excludeHistory ? "test (history excluded)" : "test (history kept)")
+        for report in [asked, otherProtocol] {
+            let excluded = report.split.contains("excluded")
+            try report.write(to: outURL.appendingPathComponent(MetricsReport.fileName(split: "test", historyExcluded: excluded)))
+        }
         stderr(MetricsReport.table([result.validation.report(split: "validation"), result.test.report(split: "test"), otherProtocol]))
+        if !result.finished { stderr("stopped before the end (resumable with --resume)") }
         stderr("best epoch \(result.bestEpoch); test R@10 \(String(format: "%.4f", result.test.recall(at: 10))) N@10 \(String(format: "%.4f", result.test.ndcg(at: 10))); wrote \(outURL.path)")
+        return result.finished
     }
 }
 

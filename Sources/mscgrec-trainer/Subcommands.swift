@@ -12,4 +12,6 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     SASRecCommand.self,
     TrainCommand.self,
     EvaluateCommand.self,
+    ShapleyCommand.self,
+    RunCommand.self,
 ]

@@ -10,7 +10,7 @@ import Training
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the MSCGRec model on a work directory's item codes; early-stop on the constrained validation loss.",
+        abstract: "Train the MSCGRec model on a work directory's item codes; early-stop on validation NDCG@10 (or the constrained loss).",
         discussion: """
         Reads the codes `quantize` stored in WORK's catalog (every modality, or the config's model.modalities) and the \
         prepared splits (every training position a target). Writes into --out: model.safetensors (best epoch's weights, \
@@ -28,7 +28,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after the epoch that passes this many minutes (the best epoch so far is kept and written).")
     var maxMinutes: Double?
 
-    func run() throws {
+    func run() throws { _ = try execute() }
+
+    /// Trains; true when the run finished (early stop or the last epoch), false when a stop request or the time budget
+    /// ended it (then `--resume` continues).
+    func execute() throws -> Bool {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
         let work = URL(fileURLWithPath: data), outURL = URL(fileURLWithPath: out)
@@ -73,7 +77,7 @@ struct TrainCommand: ParsableCommand {
         let epochs = runConfig.training.epochs
         let stepProgress = { (epoch: Int, done: Int, total: Int) in
             if epoch != currentEpoch { currentEpoch = epoch; epochStart = Date(); firstDone = done }
-            guard Date().timeIntervalSince(lastLine) >= 60 else { return }   // one line a minute inside long epochs
+            guard Date().timeIntervalSince(lastLine) >= 60, done > firstDone else { return }   // one line a minute inside long epochs
             lastLine = Date()
             let rate = Double(done - firstDone) / max(Date().timeIntervalSince(epochStart), 1e-9)
             stderr(String(format: "  epoch %d: %d/%d samples (%.0f%%), %.0f samples/s, epoch ETA %@", epoch, done, total,
@@ -82,8 +86,9 @@ struct TrainCommand: ParsableCommand {
         let state = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: shouldStop, stepProgress: stepProgress) { r in
             epochsThisSitting += 1
             let remaining = Date().timeIntervalSince(started) / Double(epochsThisSitting) * Double(epochs - r.epoch)
-            stderr(String(format: "epoch %3d  loss %.4f  val constrained loss %.4f%@  %.0f samples/s  lr %.2e  %.0fs  ETA ≤ %@",
-                          r.epoch, r.trainLoss, r.validation["constrained_loss"] ?? .nan, r.improved ? " *" : "  ",
+            let ranking = r.validation["ndcg@10"].map { String(format: "  val N@10 %.4f R@10 %.4f", $0, r.validation["recall@10"] ?? .nan) } ?? ""
+            stderr(String(format: "epoch %3d  loss %.4f  val constrained loss %.4f%@%@  %.0f samples/s  lr %.2e  %.0fs  ETA ≤ %@",
+                          r.epoch, r.trainLoss, r.validation["constrained_loss"] ?? .nan, ranking, r.improved ? " *" : "  ",
                           r.samplesPerSecond, r.learningRate, r.seconds, formatDuration(remaining)))
             log.append(r)
         }
@@ -93,8 +98,11 @@ struct TrainCommand: ParsableCommand {
         try weights.write(to: outURL.appendingPathComponent("model.safetensors"))
         let verdict = !state.finished ? "stopped (resumable with --resume)"
             : state.completedEpochs - state.bestEpoch >= runConfig.training.patience ? "early-stopped" : "finished the schedule"
-        stderr(String(format: "%@ after %d epochs; best epoch %d, validation constrained loss %.4f, test %.4f; peak memory %@; wrote %@",
-                      verdict, state.completedEpochs, state.bestEpoch, -(state.bestScore ?? .nan), trainer.testLoss(),
+        let criterion = runConfig.training.earlyStopping == .ndcg ? "validation NDCG@10 (sampled users)" : "validation constrained loss"
+        let best = runConfig.training.earlyStopping == .ndcg ? state.bestScore ?? .nan : -(state.bestScore ?? .nan)
+        stderr(String(format: "%@ after %d epochs; best epoch %d, %@ %.4f, test constrained loss %.4f; peak memory %@; wrote %@",
+                      verdict, state.completedEpochs, state.bestEpoch, criterion, best, trainer.testLoss(),
                       "\(peakMemoryMiB()) MiB", outURL.path))
+        return state.finished
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 import Generation
 import Models
 import TensorEngine
-import Training
+@testable import Training
 import XCTest
 
 final class MSCGRecTrainingTests: XCTestCase {
@@ -13,7 +13,7 @@ final class MSCGRecTrainingTests: XCTestCase {
     /// few children, as in a real catalog); text codes are (i mod 3, i/3 mod 3) plus a collision level; items 7 and 13
     /// lack text.
     static func setup(softmax: MSCGRecConfig.Softmax = .constrained, dropout: Float = 0, mask: Float = 0,
-                      epochs: Int = 4) throws -> MSCGRecTrainer {
+                      epochs: Int = 4, earlyStopping: MSCGRecTrainingOptions.EarlyStopping = .constrainedLoss) throws -> MSCGRecTrainer {
         let dataset = ring(items: 60, users: 150, length: 10)
         let n = dataset.itemCount
         var collaborative: [Int32] = [], text: [Int32] = [], rng = SeededGenerator(seed: 4)
@@ -38,6 +38,7 @@ final class MSCGRecTrainingTests: XCTestCase {
         var options = MSCGRecTrainingOptions()
         options.epochs = epochs; options.patience = epochs; options.batchSize = 64
         options.learningRate = 5e-3; options.warmupSteps = 10; options.seed = 11
+        options.earlyStopping = earlyStopping; options.validationUsers = 100
         return try MSCGRecTrainer(dataset: dataset, config: config, items: items, tree: tree, options: options)
     }
 
@@ -67,6 +68,20 @@ final class MSCGRecTrainingTests: XCTestCase {
             XCTAssertLessThan(-c.validationScore, -f.validationScore, "epoch \(c.epoch): constrained vs full softmax")
         }
         XCTAssertEqual(-(state.bestScore ?? 0), learned, accuracy: 1e-6, "the best epoch's weights are the ones kept")
+    }
+
+    /// With the NDCG criterion every epoch is judged by the beam search on the same 100 sampled validation users: the
+    /// recorded score is that NDCG@10 (recomputed here from the kept weights), and it rises as the ring is learned.
+    func testNDCGEarlyStoppingScoresEpochsByTheBeamSearch() throws {
+        let trainer = try Self.setup(earlyStopping: .ndcg)
+        let state = try trainer.train()
+        let scores = state.records.map(\.validationScore)
+        XCTAssertEqual(state.records.map { $0.validation["ndcg@10"]! }, scores)
+        XCTAssertNotNil(state.records.first?.validation["constrained_loss"])
+        XCTAssertGreaterThan(scores.max()!, scores[0] + 0.2, "validation NDCG@10 per epoch: \(scores)")
+        XCTAssertEqual(trainer.validationRanking().ndcg(at: 10), state.bestScore ?? -1, accuracy: 1e-12,
+                       "the best epoch's weights are the ones kept")
+        XCTAssertEqual(trainer.validationRanking().users, 100)
     }
 
     func testBeamSearchEvaluationOfTheLearnedRing() throws {

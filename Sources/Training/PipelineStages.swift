@@ -1,0 +1,87 @@
+import Foundation
+import ItemCodes
+
+/// What a pipeline stage was computed from: its settings, the fingerprints of the stages it reads, and the identity
+/// (size, modification time) of the input files it reads. Equal inputs mean the stored result can be reused.
+public struct StageInputs: Sendable, Equatable {
+    public let canonical: String
+
+    public init(kind: String, settings: CodableJSON, upstream: [StageRecord] = [], files: [String] = []) {
+        var object: [String: CodableJSON] = ["kind": .string(kind), "settings": settings]
+        object["upstream"] = .array(upstream.map { .string($0.fingerprint) })
+        object["files"] = .object(Dictionary(files.map { ($0, .string(Self.identity(of: $0))) }, uniquingKeysWith: { a, _ in a }))
+        canonical = String(decoding: CodableJSON.object(object).canonicalData(), as: UTF8.self)
+    }
+
+    /// A 16-hex-digit digest of the inputs, which downstream stages include in theirs (so a change reruns them too).
+    public var fingerprint: String { String(format: "%016llx", fnv1a(Data(canonical.utf8))) }
+
+    /// "size:mtime" of a file, or of every entry of a directory (one level); "missing" when absent.
+    static func identity(of path: String) -> String {
+        let manager = FileManager.default
+        func one(_ p: String) -> String {
+            guard let a = try? manager.attributesOfItem(atPath: p) else { return "missing" }
+            let size = (a[.size] as? NSNumber)?.int64Value ?? -1
+            let time = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(size):\(Int64(time * 1000))"
+        }
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return one(path) }
+        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        return entries.map { "\($0)=\(one((path as NSString).appendingPathComponent($0)))" }.joined(separator: ",")
+    }
+}
+
+/// The stored state of one stage (WORK/stages/<name>.json).
+public struct StageRecord: Codable, Sendable, Equatable {
+    public var inputs: String
+    public var fingerprint: String
+    public var completed: Bool
+    public var seconds: Double?
+}
+
+/// Decides, per stage, whether its stored result is reusable, an interrupted run of the same inputs to continue, or
+/// stale; records starts and completions atomically, so a crash at any point leaves a state that reruns correctly.
+public struct StageStore: Sendable {
+    public enum Decision: Sendable, Equatable {
+        /// Completed with the same inputs: reuse.
+        case cached(StageRecord)
+        /// Started with the same inputs and not completed: continue (resumable stages) or redo.
+        case resume
+        /// Never run, or run with other inputs: start afresh.
+        case fresh
+    }
+
+    public let directory: URL
+    public init(directory: URL) { self.directory = directory }
+
+    func url(_ stage: String) -> URL { directory.appendingPathComponent("\(stage).json") }
+
+    public func record(_ stage: String) -> StageRecord? {
+        guard let data = FileManager.default.contents(atPath: url(stage).path) else { return nil }
+        return try? JSONDecoder().decode(StageRecord.self, from: data)
+    }
+
+    public func decide(_ stage: String, inputs: StageInputs) -> Decision {
+        guard let stored = record(stage), stored.inputs == inputs.canonical else { return .fresh }
+        return stored.completed ? .cached(stored) : .resume
+    }
+
+    public func markStarted(_ stage: String, inputs: StageInputs) throws {
+        try write(stage, StageRecord(inputs: inputs.canonical, fingerprint: inputs.fingerprint, completed: false, seconds: nil))
+    }
+
+    @discardableResult
+    public func markCompleted(_ stage: String, inputs: StageInputs, seconds: Double) throws -> StageRecord {
+        let record = StageRecord(inputs: inputs.canonical, fingerprint: inputs.fingerprint, completed: true, seconds: seconds)
+        try write(stage, record)
+        return record
+    }
+
+    private func write(_ stage: String, _ record: StageRecord) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(record).write(to: url(stage), options: .atomic)
+    }
+}
