@@ -23,6 +23,8 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
     public let tree: PrefixTree
     /// The output projection transposed to [C, D]: a child's logit is one contiguous dot product.
     let outputRows: [Float]
+    /// Per tree node: the path below it is one chain to a leaf (its codes and score are known without decoding).
+    let determined: [Bool]
 
     public init(model: MSCGRec, items: ItemTokens, tree: PrefixTree) {
         precondition(tree.depth == model.layout.targetLevels, "tree depth \(tree.depth) vs \(model.layout.targetLevels) target levels")
@@ -32,6 +34,13 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
         var rows = [Float](repeating: 0, count: c * d)
         for i in 0..<d { for j in 0..<c { rows[j * d + i] = w[i * c + j] } }
         outputRows = rows
+        // A node is determined when the path below it is a single chain to a leaf (children have higher ids).
+        var determined = [Bool](repeating: false, count: tree.nodeCount)
+        for node in stride(from: tree.nodeCount - 1, through: 0, by: -1) {
+            let children = tree.children(of: Int32(node))
+            determined[node] = tree.isLeaf(Int32(node)) || (children.count == 1 && determined[Int(children.lowerBound)])
+        }
+        self.determined = determined
     }
 
     /// The top `results` items for every history (item indices, oldest first; the most recent `maxHistory` are read),
@@ -60,88 +69,155 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
         return out
     }
 
+    /// A live beam: its tree node, score, codes so far, and its row in the decoder cache (−1 when the path below
+    /// `node` is a single chain to a leaf, so the rest of its codes and score are already known).
     struct Beam {
         var node: Int32
         var score: Float
-        var alive: Bool
+        var codes: [Int32]
+        var row: Int32
     }
 
-    /// One batch of users, on the calling thread.
+    /// One batch of users, on the calling thread. Beams whose remaining path is determined need no decoder work (the
+    /// log-softmax over a single child is exactly 0): only the others are decoded, so after the first levels most
+    /// beams of a sparse catalog stop costing anything, and the answer is the same as decoding every beam.
     func search(_ histories: [[Int32]], beams width: Int, results: Int, exclude: [Set<Int32>]?) -> [[Recommendation]] {
         withoutGrad {
-            var unused = SeededGenerator(seed: 0)
-            let batch = items.batch(histories: histories, targets: nil, maxHistory: model.config.maxHistory, rng: &unused)
-            let users = batch.size, levels = tree.depth
-            let encoded = model.encode(tokens: batch.encoderTokens, batch: users, items: batch.items, padding: batch.padding)
-            let s = encoded.shape[1]
-            let crossMask = batch.padding.map { AttentionMask.keyPadding(Tensor(shape: [users, s], scalars: $0)) }
-            let cross = model.decoderLayers.map { (encoded.linear($0.crossAttention.key), encoded.linear($0.crossAttention.value)) }
+            let users = histories.count, levels = tree.depth
+            let (cross, crossMask) = crossKeysValues(histories)
             var cacheK = [Tensor?](repeating: nil, count: model.decoderLayers.count), cacheV = cacheK
-            var beams = (0..<users).map { _ in [Beam(node: PrefixTree.root, score: 0, alive: true)] }
-            var codes = (0..<users).map { _ in [[Int32]()] }
+            let rootOpen = !determined[Int(PrefixTree.root)]
+            var openRows: Int32 = 0
+            var beams = (0..<users).map { _ -> [Beam] in
+                defer { if rootOpen { openRows += 1 } }
+                return [Beam(node: PrefixTree.root, score: 0, codes: [], row: rootOpen ? openRows : -1)]
+            }
             let target = model.layout.targetIndex
+            var candidates: [(score: Float, slot: Int32, child: Int32)] = []
+            candidates.reserveCapacity(width * 32)
             for t in 0..<levels {
-                let w = beams[0].count
-                let tokens: [Int32] = beams.indices.flatMap { u in
-                    (0..<w).map { b in t == 0 ? TokenLayout.pad : model.layout.token(modality: target, level: t - 1, code: codes[u][b][t - 1]) }
-                }
-                let hidden = step(tokens: tokens, users: users, beamsPerUser: w, t: t, cross: cross, crossMask: crossMask,
-                                  cacheK: &cacheK, cacheV: &cacheV)
-                // Candidates per user: every child of every live beam, scored with the log-softmax over those children.
-                var parents: [Int32] = []
-                var nextBeams: [[Beam]] = [], nextCodes: [[[Int32]]] = []
+                // The rows to decode, in (user, beam) order: the order their cache rows are in.
+                var tokens: [Int32] = [], rowUser: [Int32] = []
                 for u in 0..<users {
-                    var candidates: [(score: Float, slot: Int, child: Int32)] = []
-                    for b in 0..<w where beams[u][b].alive {
-                        let slot = u * w + b
-                        let children = tree.children(of: beams[u][b].node)
-                        let logits = children.map { logit(hidden, row: slot, level: t, code: tree.code(of: $0)) }
-                        let top = logits.max() ?? 0
-                        let logSum = top + Foundation.log(logits.reduce(Float(0)) { $0 + Foundation.exp($1 - top) })
-                        for (child, z) in zip(children, logits) {
-                            if t == levels - 1, let exclude, let item = tree.item(ofLeaf: child), exclude[u].contains(item) { continue }
-                            candidates.append((beams[u][b].score + z - logSum, slot, child))
+                    for beam in beams[u] where beam.row >= 0 {
+                        tokens.append(t == 0 ? TokenLayout.pad : model.layout.token(modality: target, level: t - 1, code: beam.codes[t - 1]))
+                        rowUser.append(Int32(u))
+                    }
+                }
+                let hidden = tokens.isEmpty ? nil : step(tokens: tokens, rowUser: rowUser, users: users, t: t, cross: cross,
+                                                         crossMask: crossMask, cacheK: &cacheK, cacheV: &cacheV)
+                // Candidates per user: every child of every beam, scored with the log-softmax over those children.
+                var parents: [Int32] = []
+                var nextOpen: Int32 = 0
+                for u in 0..<users {
+                    candidates.removeAll(keepingCapacity: true)
+                    for (b, beam) in beams[u].enumerated() {
+                        let children = tree.children(of: beam.node)
+                        let last = t == levels - 1
+                        if beam.row < 0 || children.count == 1 {
+                            let child = children.lowerBound
+                            if last, let exclude, let item = tree.item(ofLeaf: child), exclude[u].contains(item) { continue }
+                            candidates.append((beam.score, Int32(b), child))
+                            continue
+                        }
+                        var top = -Float.infinity
+                        for child in children { top = max(top, logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child))) }
+                        var sum: Float = 0
+                        for child in children { sum += Foundation.exp(logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child)) - top) }
+                        let logSum = top + Foundation.log(sum)
+                        for child in children {
+                            if last, let exclude, let item = tree.item(ofLeaf: child), exclude[u].contains(item) { continue }
+                            let z = logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child))
+                            candidates.append((beam.score + z - logSum, Int32(b), child))
                         }
                     }
                     candidates.sort { $0.score != $1.score ? $0.score > $1.score : ($0.slot != $1.slot ? $0.slot < $1.slot : $0.child < $1.child) }
-                    let kept = candidates.prefix(t == levels - 1 ? results : width)
-                    var row: [Beam] = [], rowCodes: [[Int32]] = []
-                    for c in kept {
-                        row.append(Beam(node: c.child, score: c.score, alive: true))
-                        rowCodes.append(codes[u][c.slot - u * w] + [tree.code(of: c.child)])
-                        parents.append(Int32(c.slot))
+                    var row: [Beam] = []
+                    row.reserveCapacity(width)
+                    for c in candidates.prefix(t == levels - 1 ? results : width) {
+                        let parent = beams[u][Int(c.slot)]
+                        var next = Beam(node: c.child, score: c.score, codes: parent.codes + [tree.code(of: c.child)], row: -1)
+                        if parent.row >= 0 && !determined[Int(c.child)] {
+                            next.row = nextOpen
+                            nextOpen += 1
+                            parents.append(parent.row)
+                        }
+                        row.append(next)
                     }
-                    // Fewer candidates than beams: dead slots keep shapes rectangular and are never expanded.
-                    let slots = t == levels - 1 ? results : width
-                    while row.count < slots {
-                        row.append(Beam(node: PrefixTree.root, score: -.infinity, alive: false))
-                        rowCodes.append(rowCodes.first ?? codes[u][0])
-                        parents.append(Int32(u * w))
-                    }
-                    nextBeams.append(row); nextCodes.append(rowCodes)
+                    beams[u] = row
                 }
-                beams = nextBeams; codes = nextCodes
                 if t < levels - 1 {
                     for l in cacheK.indices {
-                        cacheK[l] = cacheK[l]?.indexSelect(axis: 0, parents)
-                        cacheV[l] = cacheV[l]?.indexSelect(axis: 0, parents)
+                        cacheK[l] = parents.isEmpty ? nil : cacheK[l]?.indexSelect(axis: 0, parents)
+                        cacheV[l] = parents.isEmpty ? nil : cacheV[l]?.indexSelect(axis: 0, parents)
                     }
                 }
             }
-            return (0..<users).map { u in
-                zip(beams[u], codes[u]).compactMap { beam, c in
-                    guard beam.alive, let item = tree.item(ofLeaf: beam.node) else { return nil }
-                    return Recommendation(item: item, score: beam.score, codes: c)
-                }
+            return beams.map { row in
+                row.compactMap { beam in tree.item(ofLeaf: beam.node).map { Recommendation(item: $0, score: beam.score, codes: beam.codes) } }
             }
         }
     }
 
-    /// One decoder position for every beam: self-attention over the cache (appending this step's keys and values),
-    /// cross-attention with the user's beams as queries of one row, feed-forward, final norm. Returns [N, D].
-    func step(tokens: [Int32], users: Int, beamsPerUser w: Int, t: Int, cross: [(Tensor, Tensor)], crossMask: Tensor?,
+    /// Every decoder layer's cross-attention keys and values for every user, [U, S, HK] left-padded to the longest
+    /// history, and the key-padding mask (nil when nothing is padded). Histories of one length are encoded together,
+    /// so no encoder work goes to padding (relative position biases make the unpadded outputs the same).
+    func crossKeysValues(_ histories: [[Int32]]) -> (keysValues: [(Tensor, Tensor)], mask: Tensor?) {
+        let maxHistory = model.config.maxHistory
+        let lengths = histories.map { min($0.count, maxHistory) }
+        var groups: [Int: [Int]] = [:]
+        for (u, length) in lengths.enumerated() { groups[length, default: []].append(u) }
+        func encode(_ users: [Int]) -> [(Tensor, Tensor)] {
+            var unused = SeededGenerator(seed: 0)
+            let batch = items.batch(histories: users.map { histories[$0] }, targets: nil, maxHistory: maxHistory, rng: &unused)
+            let encoded = model.encode(tokens: batch.encoderTokens, batch: users.count, items: batch.items, padding: batch.padding)
+            return model.decoderLayers.map { (encoded.linear($0.crossAttention.key), encoded.linear($0.crossAttention.value)) }
+        }
+        if groups.count <= 1 { return (encode(Array(histories.indices)), nil) }
+        let users = histories.count, sMax = (lengths.max() ?? 0) * model.layout.blockLength + 1
+        var padding = [Float](repeating: 0, count: users * sMax)
+        var keys: [[Float]] = [], values: [[Float]] = [], width = 0
+        for (_, members) in groups.sorted(by: { $0.key < $1.key }) {
+            let parts = encode(members)
+            let s = parts[0].0.shape[1], lead = sMax - s
+            if keys.isEmpty {
+                width = parts[0].0.shape[2]
+                keys = [[Float]](repeating: [Float](repeating: 0, count: users * sMax * width), count: parts.count)
+                values = keys
+            }
+            for (l, (k, v)) in parts.enumerated() {
+                keys[l].withUnsafeMutableBufferPointer { out in
+                    for (i, u) in members.enumerated() { (out.baseAddress! + (u * sMax + lead) * width).update(from: k.data + i * s * width, count: s * width) }
+                }
+                values[l].withUnsafeMutableBufferPointer { out in
+                    for (i, u) in members.enumerated() { (out.baseAddress! + (u * sMax + lead) * width).update(from: v.data + i * s * width, count: s * width) }
+                }
+            }
+            for u in members { for j in 0..<lead { padding[u * sMax + j] = 1 } }
+        }
+        let kv = zip(keys, values).map { (Tensor(shape: [users, sMax, width], scalars: $0), Tensor(shape: [users, sMax, width], scalars: $1)) }
+        return (kv, AttentionMask.keyPadding(Tensor(shape: [users, sMax], scalars: padding)))
+    }
+
+    /// One decoder position for every decoded row (`rowUser[r]`: its user, non-decreasing): self-attention over the
+    /// cache (appending this step's keys and values), cross-attention with each user's rows as the queries of one
+    /// padded row of the batch, feed-forward, final norm. Returns [R, D].
+    func step(tokens: [Int32], rowUser: [Int32], users: Int, t: Int, cross: [(Tensor, Tensor)], crossMask: Tensor?,
               cacheK: inout [Tensor?], cacheV: inout [Tensor?]) -> Tensor {
         let n = tokens.count, eps = model.config.transformer.normEpsilon
+        // Pad each user's rows to the widest user's count for the cross-attention kernel; `padded[u·w + j]` is the
+        // row shown in slot j of user u (a repeat of one of its rows, or of row 0, beyond its count; those are dropped).
+        var counts = [Int](repeating: 0, count: users)
+        for u in rowUser { counts[Int(u)] += 1 }
+        let w = max(1, counts.max() ?? 1)
+        var padded = [Int32](repeating: 0, count: users * w), back = [Int32](repeating: 0, count: n)
+        var first = 0
+        for u in 0..<users {
+            for j in 0..<w { padded[u * w + j] = Int32(counts[u] > 0 ? first + min(j, counts[u] - 1) : 0) }
+            for j in 0..<counts[u] { back[first + j] = Int32(u * w + j) }
+            first += counts[u]
+        }
+        let identity = w * users == n && counts.allSatisfy { $0 == w }
         let bias = model.decoderPositionBias(length: t + 1).slice(axis: 1, start: t, end: t + 1)   // [H, 1, t+1]
         var y = embedding(model.tokenEmbedding, indices: tokens, indexShape: [n, 1])
         for (l, layer) in model.decoderLayers.enumerated() {
@@ -157,9 +233,11 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
             let c = layer.crossAttention
             let q = y.rmsNorm(weight: layer.crossAttentionNorm, eps: eps).linear(c.query)
             let width = q.shape[2]
-            let attended = scaledDotProductAttention(query: q.reshaped([users, w, width]), key: cross[l].0, value: cross[l].1,
+            let queries = identity ? q : q.reshaped([n, width]).indexSelect(axis: 0, padded)
+            let attended = scaledDotProductAttention(query: queries.reshaped([users, w, width]), key: cross[l].0, value: cross[l].1,
                                                      heads: c.heads, scale: c.scale, mask: crossMask)
-            y = y + attended.reshaped([n, 1, width]).linear(c.output)
+            let rows = identity ? attended : attended.reshaped([users * w, width]).indexSelect(axis: 0, back)
+            y = y + rows.reshaped([n, 1, width]).linear(c.output)
             y = y + layer.feedForward(y.rmsNorm(weight: layer.feedForwardNorm, eps: eps))
         }
         return y.rmsNorm(weight: model.decoderNorm, eps: eps).reshaped([n, model.config.transformer.dModel])
