@@ -1,10 +1,7 @@
 import ArgumentParser
-import Datasets
 import Foundation
 import Generation
 import Evaluation
-import Models
-import SafeTensors
 import TensorEngine
 import Training
 
@@ -20,23 +17,17 @@ struct EvaluateCommand: ParsableCommand {
         metrics-<split>-history-kept.json and metrics-<split>-history-excluded.json.
         """)
 
-    @Option(name: .customLong("run"), help: "Run directory written by `train`.") var runDirectory: String
-    @Option(help: "test or valid.") var split: GenerativeEvaluation.Split = .test
-    @Flag(help: "Remove the user's earlier items from the results (the file's protocol).") var excludeHistory = false
-    @Option(help: "Beam width.") var beams = 20
-    @Option(help: "Work directory (default: the one the run was trained on).") var data: String?
-    @Option(help: "Threads (users spread over them, single-threaded BLAS in each).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var selection: RunSelection
+    var split: GenerativeEvaluation.Split { selection.split }
+    var excludeHistory: Bool { selection.excludeHistory }
+    var beams: Int { selection.beams }
 
     func run() throws { _ = try execute() }
 
     /// Evaluates under both protocols; returns (history kept, history excluded).
     @discardableResult
     func execute() throws -> (kept: MetricsReport, excluded: MetricsReport) {
-        Parallelism.setBLASThreads(threads)
-        Parallelism.workers = threads
-        let runURL = URL(fileURLWithPath: runDirectory)
-        let run = try TrainedRun.load(runURL, workDirectory: data)
+        let (runURL, run) = try selection.load()
         let (dataset, search) = (run.dataset, ConstrainedBeamSearch(model: run.model, items: run.items, tree: run.tree))
         var reports: [MetricsReport] = []
         for exclude in [excludeHistory, !excludeHistory] {
@@ -61,3 +52,22 @@ struct EvaluateCommand: ParsableCommand {
 }
 
 extension GenerativeEvaluation.Split: ExpressibleByArgument {}
+
+/// What `evaluate` and `shapley` both take: a trained run, the split and protocol, the beam width and threads.
+struct RunSelection: ParsableArguments {
+    @Option(name: .customLong("run"), help: "Run directory written by `train`.") var runDirectory: String
+    @Option(help: "test or valid.") var split: GenerativeEvaluation.Split = .test
+    @Flag(help: "Remove the user's earlier items from the results (evaluate: the file's protocol).") var excludeHistory = false
+    @Option(help: "Beam width.") var beams = 20
+    @Option(help: "Work directory (default: the one the run was trained on).") var data: String?
+    @Option(help: "Threads (users spread over them, single-threaded BLAS in each).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Sets the threads and loads the run.
+    func load() throws -> (URL, TrainedRun) {
+        Parallelism.setBLASThreads(threads)
+        Parallelism.workers = threads
+        let url = URL(fileURLWithPath: runDirectory)
+        return (url, try TrainedRun.load(url, workDirectory: data))
+    }
+}
