@@ -3,8 +3,8 @@ import Foundation
 import Models
 import TensorEngine
 
-// Shape legend: U users of a batch, W beams per user, N = U·W decoder rows, S encoder tokens, t decoding step
-// (0-based), D model width, HK concatenated head width.
+// Shape legend: U users of a batch, R decoded rows at a step (the beams whose path is still open, grouped by user),
+// S encoder tokens (of the longest history), t decoding step (0-based), D model width, HK concatenated head width.
 
 /// One recommended item: its index, the sum of its codes' constrained log-probabilities (eq. 6) and its codes.
 public struct Recommendation: Sendable, Equatable {
@@ -93,11 +93,14 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                 return [Beam(node: PrefixTree.root, score: 0, codes: [], row: rootOpen ? openRows : -1)]
             }
             let target = model.layout.targetIndex
+            // Scratch arrays reused by every step (the tensors come from the engine's buffer pool).
             var candidates: [(score: Float, slot: Int32, child: Int32)] = []
             candidates.reserveCapacity(width * 32)
+            var tokens: [Int32] = [], rowUser: [Int32] = [], parents: [Int32] = [], logits: [Float] = []
+            tokens.reserveCapacity(users * width); rowUser.reserveCapacity(users * width); parents.reserveCapacity(users * width)
             for t in 0..<levels {
                 // The rows to decode, in (user, beam) order: the order their cache rows are in.
-                var tokens: [Int32] = [], rowUser: [Int32] = []
+                tokens.removeAll(keepingCapacity: true); rowUser.removeAll(keepingCapacity: true)
                 for u in 0..<users {
                     for beam in beams[u] where beam.row >= 0 {
                         tokens.append(t == 0 ? TokenLayout.pad : model.layout.token(modality: target, level: t - 1, code: beam.codes[t - 1]))
@@ -107,7 +110,7 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                 let hidden = tokens.isEmpty ? nil : step(tokens: tokens, rowUser: rowUser, users: users, t: t, cross: cross,
                                                          crossMask: crossMask, cacheK: &cacheK, cacheV: &cacheV)
                 // Candidates per user: every child of every beam, scored with the log-softmax over those children.
-                var parents: [Int32] = []
+                parents.removeAll(keepingCapacity: true)
                 var nextOpen: Int32 = 0
                 for u in 0..<users {
                     candidates.removeAll(keepingCapacity: true)
@@ -120,14 +123,12 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                             candidates.append((beam.score, Int32(b), child))
                             continue
                         }
-                        var top = -Float.infinity
-                        for child in children { top = max(top, logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child))) }
-                        var sum: Float = 0
-                        for child in children { sum += Foundation.exp(logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child)) - top) }
-                        let logSum = top + Foundation.log(sum)
-                        for child in children {
+                        logits.removeAll(keepingCapacity: true)
+                        for child in children { logits.append(logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child))) }
+                        let top = logits.max()!
+                        let logSum = top + Foundation.log(logits.reduce(Float(0)) { $0 + Foundation.exp($1 - top) })
+                        for (child, z) in zip(children, logits) {
                             if last, let exclude, let item = tree.item(ofLeaf: child), exclude[u].contains(item) { continue }
-                            let z = logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child))
                             candidates.append((beam.score + z - logSum, Int32(b), child))
                         }
                     }
@@ -185,14 +186,15 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                 keys = [[Float]](repeating: [Float](repeating: 0, count: users * sMax * width), count: parts.count)
                 values = keys
             }
-            for (l, (k, v)) in parts.enumerated() {
-                keys[l].withUnsafeMutableBufferPointer { out in
-                    for (i, u) in members.enumerated() { (out.baseAddress! + (u * sMax + lead) * width).update(from: k.data + i * s * width, count: s * width) }
-                }
-                values[l].withUnsafeMutableBufferPointer { out in
-                    for (i, u) in members.enumerated() { (out.baseAddress! + (u * sMax + lead) * width).update(from: v.data + i * s * width, count: s * width) }
+            // Row i of the group goes to user members[i], after its `lead` padding positions.
+            func place(_ part: Tensor, into out: inout [Float]) {
+                out.withUnsafeMutableBufferPointer { out in
+                    for (i, u) in members.enumerated() {
+                        (out.baseAddress! + (u * sMax + lead) * width).update(from: part.data + i * s * width, count: s * width)
+                    }
                 }
             }
+            for (l, (k, v)) in parts.enumerated() { place(k, into: &keys[l]); place(v, into: &values[l]) }
             for u in members { for j in 0..<lead { padding[u * sMax + j] = 1 } }
         }
         let kv = zip(keys, values).map { (Tensor(shape: [users, sMax, width], scalars: $0), Tensor(shape: [users, sMax, width], scalars: $1)) }
