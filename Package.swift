@@ -57,7 +57,7 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Evaluation", "Training", "TensorEngine", "SafeTensors", "ItemCodes", "Quantization", "BLASRuntime", "Generation", "TextEncoding",
+            "MSCCore", "Models", "Datasets", "Catalog", "Evaluation", "Training", "TensorEngine", "SafeTensors", "ItemCodes", "Quantization", "BLASRuntime", "Generation", "TextEncoding", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [

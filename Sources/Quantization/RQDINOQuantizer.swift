@@ -13,7 +13,7 @@ public final class EMAResidualQuantizer {
         public var decay: Float
         /// A code whose moving usage falls below this share of the uniform usage is re-seeded from the batch.
         public var deadCodeThreshold: Float
-        public init(levels: Int = 3, codebookSize: Int = 256, decay: Float = 0.99, deadCodeThreshold: Float = 0.03) {
+        public init(levels: Int = 3, codebookSize: Int = 256, decay: Float = 0.95, deadCodeThreshold: Float = 0.1) {
             self.levels = levels; self.codebookSize = codebookSize; self.decay = decay; self.deadCodeThreshold = deadCodeThreshold
         }
     }
