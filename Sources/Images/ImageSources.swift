@@ -119,7 +119,7 @@ public enum ImageLoader {
         let count = entries.count
         let results = UnsafeMutableBufferPointer<Result<RGBImage, Error>?>.allocate(capacity: count)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer { _ = results.deinitialize(); results.deallocate() }   // deinitialize: the slots own their values
         let box = UncheckedBox(results)
         let workers = max(1, threads), chunk = (count + workers - 1) / max(workers, 1)
         DispatchQueue.concurrentPerform(iterations: workers) { w in

@@ -65,7 +65,8 @@ public struct RQDINOTerms: Sendable {
 public struct RQDINOStatistics {
     public var teacherCLSMean: [Float]       // mean teacher logits over the global crops
     public var teacherPatchMean: [Float]?    // mean teacher logits over masked patches (nil: none masked)
-    public var quantized: EMAResidualQuantizer.Output?
+    /// The codes (n × L) and per-level residuals the codebooks' EMA step needs; plain values, no graph.
+    public var quantized: (codes: [Int32], residuals: [[Float]])?
 }
 
 /// Student (ViT + head, quantizer on its CLS embedding) and EMA teacher (ViT + head, never quantized).
@@ -157,12 +158,12 @@ public final class RQDINOModel {
             cls = concat([globalCLS, localTokens.slice(axis: 1, start: 0, end: 1).reshaped([nl * b, d])], axis: 0)
         }
         var terms = RQDINOTerms()
-        var quantizedOutput: EMAResidualQuantizer.Output? = nil
+        var quantizedOutput: (codes: [Int32], residuals: [[Float]])? = nil
         var headInput = cls
         var total: Tensor
         if let quantizer {
             let q = quantizer(cls)
-            quantizedOutput = q
+            quantizedOutput = (q.codes, q.residuals)
             headInput = q.quantized
             total = q.commitment * config.commitmentWeight
             terms.commitment = Double(q.commitment.item)

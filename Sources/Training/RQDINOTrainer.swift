@@ -95,7 +95,7 @@ public final class RQDINOTrainer {
         let temperature = schedules.teacherTemperature(at: step)
         let results = UnsafeMutableBufferPointer<(RQDINOTerms, RQDINOStatistics)?>.allocate(capacity: shards)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer { _ = results.deinitialize(); results.deallocate() }   // deinitialize: the slots own their values
         _ = shardedGradients(shards: shards, parameters: optimizer.parameters) { s in
             let (loss, terms, statistics) = model.loss(batch(parts[s], epoch: epoch), teacherTemperature: temperature)
             let share = Double(parts[s].count) / Double(indices.count)
