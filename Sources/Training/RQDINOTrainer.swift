@@ -16,6 +16,8 @@ public struct RQDINOOptions: Sendable {
     public var weightDecay: Float = 0.04
     public var clip: Float = 3.0
     public var momentumStart: Float = 0.992
+    /// DINOv2 keeps the head's last layer fixed during the first epoch(s): it helps the head leave the uniform start.
+    public var freezeLastLayerEpochs = 1
     public var seed: UInt64 = 0
     public var threads = 1
     public init() {}
@@ -103,6 +105,7 @@ public final class RQDINOTrainer {
             return loss * Float(share)
         }
         let collected = results.compactMap { $0 }
+        if epoch <= options.freezeLastLayerEpochs { model.studentHead.lastLayer.grad = nil }   // AdamW skips it
         clipGradNorm(optimizer.parameters, maxNorm: options.clip)
         optimizer.learningRate = learningRate(at: step)
         optimizer.step()

@@ -28,7 +28,10 @@ struct RQDINOCommand: ParsableCommand {
     @Option(help: "Epochs.") var epochs = 10
     @Option(help: "Images per step.") var batchSize = 64
     @Option(help: "Peak AdamW learning rate (cosine decay after warm-up).") var lr: Float = 5e-4
+    @Option(help: "Teacher EMA momentum at the start (cosine to 1). DINO: higher for small batches (0.9995 at 256).")
+    var teacherMomentum: Float = 0.9995
     @Option(help: "ViT shapes when not --init: cpu (patch 8, width 128, 4 layers) or vit-s14.") var model = "cpu"
+    @Option(help: "LayerScale initial value of a model trained from scratch (not with --init).") var layerScale: Float?
     @Option(help: "Global crop size (default: 56 for cpu, 224 for ViT-S/14).") var globalSize: Int?
     @Option(help: "Local crop size (default: 24 for cpu, 98 for ViT-S/14).") var localSize: Int?
     @Option(help: "Local crops per image.") var localCrops = 4
@@ -67,6 +70,7 @@ struct RQDINOCommand: ParsableCommand {
         } else if !["cpu", "vit-s14"].contains(model) {
             throw ValidationError("--model must be cpu or vit-s14")
         }
+        if let layerScale, `init` == nil { vit.layerScaleInit = layerScale }
         let large = vit.patchSize == 14
         var config = RQDINOConfig(vit: vit, globalSize: globalSize ?? (large ? 224 : 56), localSize: localSize ?? (large ? 98 : 24))
         config.localCrops = localCrops
@@ -78,6 +82,7 @@ struct RQDINOCommand: ParsableCommand {
         let rq = RQDINOModel(config: config, seed: seed, initialBackbone: backbone)
         var options = RQDINOOptions()
         options.epochs = epochs; options.batchSize = batchSize; options.learningRate = lr; options.seed = seed; options.threads = threads
+        options.momentumStart = teacherMomentum
         let trainer = RQDINOTrainer(model: rq, images: usable, options: options)
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
