@@ -24,7 +24,7 @@ parser.add_argument("--steps", type=int, default=12)
 parser.add_argument("--batch", type=int, default=64)
 parser.add_argument("--trainer", default=".build/release/mscgrec-trainer")
 parser.add_argument("--images", default="../shared/datasets/fashion-products/items.csv")
-parser.add_argument("--limit", type=int, default=1280)
+parser.add_argument("--limit", type=int, default=2560)
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -76,9 +76,13 @@ print(f"pytorch {torch.__version__} ({args.threads} threads): {torch_rate:.1f} i
 with tempfile.TemporaryDirectory() as out:
     run = subprocess.run([args.trainer, "rqdino", "--images", args.images, "--out", out, "--limit", str(args.limit), "--epochs", "1",
                           "--batch-size", str(b), "--threads", str(args.threads)], capture_output=True, text=True)
-    rates = re.findall(r"([0-9.]+) images/s", run.stderr)
-    if run.returncode != 0 or not rates:
+    lines = re.findall(r"step ([0-9]+)/[0-9]+ .* ([0-9.]+) images/s", run.stderr)
+    if run.returncode != 0 or len(lines) < 2:
         sys.exit("ours failed:\n" + run.stderr)
-ours = float(rates[-1])
-print(f"ours ({args.threads} threads): {ours:.1f} images/s over {args.limit // b} steps of {b} (augmentation included)")
+# Each progress line gives the step and the cumulative rate since the start, hence the elapsed time: the rate from
+# the first line (after step 1, which also seeds the codebooks) to the last excludes warm-up, as on the PyTorch side.
+(s1, r1), (s2, r2) = [(int(s), float(r)) for s, r in (lines[0], lines[-1])]
+t1, t2 = s1 * b / r1, s2 * b / r2
+ours = (s2 - s1) * b / (t2 - t1)
+print(f"ours ({args.threads} threads): {ours:.1f} images/s over steps {s1 + 1}-{s2} of {b} (augmentation included)")
 print(f"ratio ours/pytorch: {ours / torch_rate:.2f}")

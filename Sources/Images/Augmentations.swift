@@ -114,7 +114,15 @@ public struct MultiCropAugmentation: Sendable, Equatable {
             let s = delta / maximum, v = maximum
             let h6 = hue * 6, sector = Int(h6) % 6, f = h6 - Float(Int(h6))
             let p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f))
-            let rgb: (Float, Float, Float) = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][sector]
+            let rgb: (Float, Float, Float)
+            switch sector {     // a switch, not an array literal: no allocation per pixel
+            case 0: rgb = (v, t, p)
+            case 1: rgb = (q, v, p)
+            case 2: rgb = (p, v, t)
+            case 3: rgb = (p, q, v)
+            case 4: rgb = (t, p, v)
+            default: rgb = (v, p, q)
+            }
             image.data[i] = rgb.0; image.data[n + i] = rgb.1; image.data[2 * n + i] = rgb.2
         }
     }

@@ -36,7 +36,7 @@ public final class DINOHead {
         var h = x
         for (i, layer) in layers.enumerated() {
             h = matmul(h, layer.weight, transposeB: true) + layer.bias
-            if i < layers.count - 1 { h = h.geluExact() }
+            if i < layers.count - 1 { h = h.geluErf() }
         }
         return matmul(h.l2Normalized(eps: 1e-12), lastLayer.l2Normalized(eps: 1e-12), transposeB: true)
     }

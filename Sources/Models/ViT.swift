@@ -104,7 +104,7 @@ public final class VisionTransformer {
                                                     value: linearT(h, b.value, b.valueBias), heads: heads, scale: scale)
             x = x + linearT(context, b.output, b.outputBias) * b.layerScale1
             let h2 = x.layerNorm(weight: b.norm2Weight, bias: b.norm2Bias, eps: eps)
-            x = x + linearT(linearT(h2, b.fc1, b.fc1Bias).geluExact(), b.fc2, b.fc2Bias) * b.layerScale2
+            x = x + linearT(linearT(h2, b.fc1, b.fc1Bias).geluErf(), b.fc2, b.fc2Bias) * b.layerScale2
         }
         return x.layerNorm(weight: normWeight, bias: normBias, eps: eps)
     }

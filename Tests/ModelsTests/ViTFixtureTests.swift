@@ -41,6 +41,17 @@ final class ViTFixtureTests: XCTestCase {
         XCTAssertEqual(VisionTransformer.bicubicMatrix(from: 4, to: 4), [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1])
     }
 
+    /// The vectorised erf GELU the ViT uses against libm's (forward and gradient).
+    func testFastGELUMatchesExact() {
+        var rng = SeededGenerator(seed: 4)
+        let values = (0..<4096).map { _ in rng.normal(std: 3) }
+        let a = Tensor(shape: [4096], scalars: values, requiresGrad: true), b = Tensor(shape: [4096], scalars: values, requiresGrad: true)
+        let fast = a.geluErf(), exact = b.geluExact()
+        assertClose(fast, exact, "geluErf forward", atol: 1e-6, rtol: 0)
+        fast.sum().backward(); exact.sum().backward()
+        assertClose(a.grad, b.grad!, "geluErf gradient", atol: 1e-6, rtol: 0)
+    }
+
     /// The patchify + product path against a direct strided convolution (the naive reference).
     func testPatchEmbeddingEqualsConvolution() {
         var rng = SeededGenerator(seed: 1)
