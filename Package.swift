@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Module map (imports flow downwards only; ../shared/ARCHITECTURE.md has the target map):
-//   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib
+//   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG
 //   runtime:      BLASRuntime (OpenBLAS kernel selection at start-up) -> CBLAS
 //   foundation:   MSCCore (version, errors, shared small configs)
 //   formats:      SafeTensors (file format only, no tensor math)
@@ -8,6 +8,7 @@
 //   models:       Models (attention, T5 blocks, SASRec, MSCGRec and its config) -> TensorEngine
 //   data/codes:   Catalog, Datasets, ItemCodes (prefix tree, codes files, collision level: what serving needs),
 //                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics)
+//   images:       Images (JPEG/PNG decoding, crops, DINOv2 augmentations, image sources) -> CJPEG, CPNG, TensorEngine
 //   generation:   Generation (constrained beam search; no training code) -> Models, ItemCodes
 //   training:     Training (the shared loop, SASRec and MSCGRec trainers) -> Models, Datasets, Quantization, Catalog, Evaluation
 //   HTTP:         HTTPCore (I/O-free engines) -> CNghttp2; HTTPServer (sockets, TLS) -> HTTPCore, COpenSSL

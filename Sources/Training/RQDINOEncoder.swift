@@ -8,7 +8,8 @@ import TensorEngine
 /// A trained image encoder as `rqdino` writes it: DIR/encoder.safetensors holds the student backbone under Hugging
 /// Face `Dinov2Model` names (loadable by transformers), the quantizer's codebooks (`quantizer.codebook.<l>`, absent
 /// for --no-quantizer runs) and, in its metadata, the ViT config ("config"), the RQ-DINO config ("rqdino") and the
-/// square size images are encoded at; DIR/config.json repeats the ViT config for transformers.
+/// square size images are encoded at; DIR/config.json repeats the ViT config and DIR/model.safetensors links to the
+/// weights, so the folder is a Hugging Face model folder (checked with transformers' from_pretrained).
 public struct RQDINOEncoder {
     public let backbone: VisionTransformer
     /// The trained codebooks, [K, D] per level; nil when the encoder was trained without the quantizer.
@@ -28,6 +29,13 @@ public struct RQDINOEncoder {
         try file.write(to: directory.appendingPathComponent("encoder.safetensors"))
         let json = try JSONSerialization.data(withJSONObject: model.config.vit.huggingFaceJSON(), options: [.sortedKeys, .prettyPrinted])
         try json.write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+        // model.safetensors → encoder.safetensors: `Dinov2Model.from_pretrained(DIR)` then loads the student as is
+        // (the codebooks are reported as unexpected keys and ignored).
+        let link = directory.appendingPathComponent("model.safetensors")
+        if (try? FileManager.default.destinationOfSymbolicLink(atPath: link.path)) != "encoder.safetensors" {
+            try? FileManager.default.removeItem(at: link)
+            try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "encoder.safetensors")
+        }
     }
 
     public static func load(_ directory: URL) throws -> RQDINOEncoder {

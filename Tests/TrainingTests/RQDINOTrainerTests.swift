@@ -69,6 +69,8 @@ final class RQDINOTrainerTests: XCTestCase {
         XCTAssertEqual(encoder.quantize(direct.scalars)!.codes, model.quantizer!.encode(direct))
         // a plain HF Dinov2Model folder is what config.json + encoder.safetensors are
         XCTAssertEqual(try VisionTransformer.load(dir.appendingPathComponent("enc/encoder.safetensors")).config, model.config.vit)
+        XCTAssertEqual(try VisionTransformer.load(dir.appendingPathComponent("enc")).config, model.config.vit, "config.json + model.safetensors")
+        try RQDINOEncoder.save(model, to: dir.appendingPathComponent("enc"))   // saving again over the link
     }
 
     func testClusterMetricsAgainstHandComputedValues() {
