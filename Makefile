@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: run test fuzz deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec bench-text fixtures clean
+.PHONY: run test fuzz deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec bench-text bench-rqdino fixtures clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -78,6 +78,13 @@ bench-text:
 	$(SWIFT) build -c release --product mscgrec-bench
 	.build/release/mscgrec-bench text
 
+# RQ-DINO training images/s, ours vs the PyTorch reference (HF Dinov2Model) on the same step, shapes and 1 thread.
+bench-rqdino:
+	@scripts/install-deps.sh bench
+	python3 -c 'import transformers' 2>/dev/null || pip install -q transformers
+	$(SWIFT) build -c release --product mscgrec-trainer
+	python3 scripts/bench_torch_rqdino.py --threads 1 --trainer .build/release/mscgrec-trainer
+
 # Regenerates the PyTorch reference fixtures under Tests/*/Fixtures (needs torch==2.13.0).
 fixtures:
 	@scripts/install-deps.sh bench
@@ -88,6 +95,9 @@ fixtures:
 	python3 scripts/make_mscgrec_fixtures.py
 	python3 scripts/make_beam_fixtures.py
 	python3 scripts/make_text_fixtures.py .build/text-models
+	python3 scripts/make_image_fixtures.py
+	python3 scripts/make_vit_fixtures.py
+	python3 scripts/make_rqdino_fixtures.py
 
 clean:
 	rm -rf .build

