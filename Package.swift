@@ -10,7 +10,8 @@
 //                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics)
 //   images:       Images (JPEG/PNG decoding, crops, DINOv2 augmentations, image sources) -> CJPEG, CPNG, TensorEngine
 //   generation:   Generation (constrained beam search; no training code) -> Models, ItemCodes
-//   training:     Training (the shared loop, SASRec and MSCGRec trainers) -> Models, Datasets, Quantization, Catalog, Evaluation
+//   training:     Training (the shared loop; SASRec, MSCGRec and RQ-DINO trainers; pipeline stage cache) -> Models, Datasets,
+//                 Quantization, Catalog, Evaluation, Generation, Images
 //   HTTP:         HTTPCore (I/O-free engines) -> CNghttp2; HTTPServer (sockets, TLS) -> HTTPCore, COpenSSL
 //   executables:  mscgrec-trainer, mscgrec-server, mscgrec-bench
 import PackageDescription
