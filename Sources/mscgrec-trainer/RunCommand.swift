@@ -113,7 +113,10 @@ struct RunCommand: ParsableCommand {
         for model in pipeline.models {
             let dir = work.appendingPathComponent("models").appendingPathComponent(model.slug).path
             let inputs = model.modalityNames.compactMap { codes[$0] }
-            let trained = try stage("train-\(model.slug)", StageInputs(kind: "train", settings: model.config, upstream: [prepared] + inputs),
+            // Keyed by the config with every default filled in, so a changed default retrains too.
+            let resolved = try MSCGRecRunConfig.decode(model.config.canonicalData(), source: "\(config): model \"\(model.name)\"")
+            let settings = try JSONDecoder().decode(CodableJSON.self, from: JSONEncoder().encode(resolved))
+            let trained = try stage("train-\(model.slug)", StageInputs(kind: "train", settings: settings, upstream: [prepared] + inputs),
                                     output: dir) { resume in
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 let configFile = "\(dir)/train-config.json"

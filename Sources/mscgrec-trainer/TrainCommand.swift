@@ -10,7 +10,7 @@ import Training
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the MSCGRec model on a work directory's item codes; early-stop on validation NDCG@10 (or the constrained loss).",
+        abstract: "Train the MSCGRec model on a work directory's item codes; early-stop on the constrained validation loss (or NDCG@10).",
         discussion: """
         Reads the codes `quantize` stored in WORK's catalog (every modality, or the config's model.modalities) and the \
         prepared splits (every training position a target). Writes into --out: model.safetensors (best epoch's weights, \
