@@ -15,10 +15,10 @@ struct BeamBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "beam",
         abstract: "Constrained beam search users/s at batch 1, 8, 64: ours vs the PyTorch reference and HF generate.")
 
-    @Option(help: "Work directory with text and collaborative codes; without codes, random codes of Beauty's shape.")
-    var work = "/tmp/mscgrec-bench-sasrec"
-    @Option(help: "LC-Rec dataset folder to prepare --work from when it is missing.") var dataset = "../shared/datasets/amazon14-beauty"
-    @Option(help: "Dataset name inside the folder.") var name = "Beauty"
+    @OptionGroup var beauty: BeautyWork
+    var work: String { beauty.work }
+    var dataset: String { beauty.dataset }
+    var name: String { beauty.name }
     @Option(name: .customLong("run"), help: "A trained run (model.safetensors); default a freshly initialised model of the default config.")
     var runDirectory: String?
     @Option(help: "Test users timed per batch size.") var users = 128

@@ -15,10 +15,10 @@ struct MSCGRecBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "mscgrec",
         abstract: "MSCGRec training samples/s: ours vs the PyTorch reference and Hugging Face T5 at the same shapes.")
 
-    @Option(help: "Work directory with text and collaborative codes (prepared Beauty); without codes, random codes of Beauty's shape are used.")
-    var work = "/tmp/mscgrec-bench-sasrec"
-    @Option(help: "LC-Rec dataset folder to prepare --work from when it is missing.") var dataset = "../shared/datasets/amazon14-beauty"
-    @Option(help: "Dataset name inside the folder.") var name = "Beauty"
+    @OptionGroup var beauty: BeautyWork
+    var work: String { beauty.work }
+    var dataset: String { beauty.dataset }
+    var name: String { beauty.name }
     @Option(help: "Model/training config JSON (as for `train --config`); default the built-in defaults.") var config: String?
     @Option(help: "Timed optimiser steps on each side (random batches of the epoch: every length, as training sees them).")
     var steps = 40
@@ -85,4 +85,12 @@ struct MSCGRecBench: ParsableCommand {
         let tree = try PrefixTree(codes: target.codes, depth: 4, codebookSizes: sizes, present: target.present)
         return (model, items, tree, "random codes")
     }
+}
+
+/// The work directory both MSCGRec benchmarks read, and where to prepare it from when it is missing.
+struct BeautyWork: ParsableArguments {
+    @Option(help: "Work directory with text and collaborative codes (prepared Beauty); without codes, random codes of Beauty's shape are used.")
+    var work = "/tmp/mscgrec-bench-sasrec"
+    @Option(help: "LC-Rec dataset folder to prepare --work from when it is missing.") var dataset = "../shared/datasets/amazon14-beauty"
+    @Option(help: "Dataset name inside the folder.") var name = "Beauty"
 }
