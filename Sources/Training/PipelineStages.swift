@@ -1,34 +1,69 @@
 import Foundation
 import ItemCodes
 
-/// What a pipeline stage was computed from: its settings, the fingerprints of the stages it reads, and the identity
-/// (size, modification time) of the input files it reads. Equal inputs mean the stored result can be reused.
+/// What a pipeline stage was computed from: its settings, the fingerprints of the stages it reads, and the contents
+/// (size and digest) of the input files it reads. Equal inputs mean the stored result can be reused. Contents, not
+/// modification times: a dataset copied to another machine (new mtimes, same bytes) must not retrain everything.
 public struct StageInputs: Sendable, Equatable {
     public let canonical: String
 
-    public init(kind: String, settings: CodableJSON, upstream: [StageRecord] = [], files: [String] = []) {
+    public init(kind: String, settings: CodableJSON, upstream: [StageRecord] = [], files: [String] = [],
+                digests: FileDigestCache = FileDigestCache()) {
         var object: [String: CodableJSON] = ["kind": .string(kind), "settings": settings]
         object["upstream"] = .array(upstream.map { .string($0.fingerprint) })
-        object["files"] = .object(Dictionary(files.map { ($0, .string(Self.identity(of: $0))) }, uniquingKeysWith: { a, _ in a }))
+        object["files"] = .object(Dictionary(files.map { ($0, .string(digests.identity(of: $0))) }, uniquingKeysWith: { a, _ in a }))
         canonical = String(decoding: CodableJSON.object(object).canonicalData(), as: UTF8.self)
     }
 
     /// A 16-hex-digit digest of the inputs, which downstream stages include in theirs (so a change reruns them too).
     public var fingerprint: String { String(format: "%016llx", fnv1a(Data(canonical.utf8))) }
+}
 
-    /// "size:mtime" of a file, or of every entry of a directory (one level); "missing" when absent.
-    static func identity(of path: String) -> String {
+/// "size:digest" of input files, with the digests remembered by (size, mtime) in a JSON file so that an unchanged
+/// multi-gigabyte input is read once, not on every run; a changed mtime only costs a re-read.
+public final class FileDigestCache: @unchecked Sendable {
+    private struct Entry: Codable { var size: Int64; var mtime: Int64; var digest: String }
+    private let file: URL?
+    private var entries: [String: Entry] = [:]
+    private var dirty = false
+
+    /// `file: nil` keeps the digests in memory only.
+    public init(file: URL? = nil) {
+        self.file = file
+        if let file, let data = try? Data(contentsOf: file),
+           let stored = try? JSONDecoder().decode([String: Entry].self, from: data) { entries = stored }
+    }
+
+    /// "size:digest" of a file, or of every entry of a directory (one level); "missing" when absent.
+    public func identity(of path: String) -> String {
         let manager = FileManager.default
-        func one(_ p: String) -> String {
-            guard let a = try? manager.attributesOfItem(atPath: p) else { return "missing" }
-            let size = (a[.size] as? NSNumber)?.int64Value ?? -1
-            let time = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            return "\(size):\(Int64(time * 1000))"
-        }
         var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return one(path) }
+        guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { return "missing" }
+        guard isDirectory.boolValue else { return one(path) }
         let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).sorted()
         return entries.map { "\($0)=\(one((path as NSString).appendingPathComponent($0)))" }.joined(separator: ",")
+    }
+
+    /// Writes the remembered digests (atomically) when any were computed.
+    public func save() throws {
+        guard dirty, let file else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try writeAtomically(try encoder.encode(entries), to: file)
+        dirty = false
+    }
+
+    private func one(_ path: String) -> String {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return "missing" }
+        if (a[.type] as? FileAttributeType) == .typeDirectory { return "directory" }
+        let size = (a[.size] as? NSNumber)?.int64Value ?? -1
+        let mtime = Int64(((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1000)
+        if let known = entries[path], known.size == size, known.mtime == mtime { return "\(size):\(known.digest)" }
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else { return "unreadable" }
+        let digest = String(format: "%016llx", fnv1a(data))
+        entries[path] = Entry(size: size, mtime: mtime, digest: digest)
+        dirty = true
+        return "\(size):\(digest)"
     }
 }
 

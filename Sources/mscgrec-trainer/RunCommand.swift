@@ -40,6 +40,7 @@ struct RunCommand: ParsableCommand {
         }
         let work = URL(fileURLWithPath: pipeline.work).standardizedFileURL
         let store = StageStore(directory: work.appendingPathComponent("stages"))
+        let digests = FileDigestCache(file: store.directory.appendingPathComponent("file-digests.json"))
         let data = work.appendingPathComponent("data").path, sasrecDir = work.appendingPathComponent("sasrec").path
         func under(_ path: String) -> String { path.hasPrefix("/") ? path : "\(root)/\(path)" }
         func expand(_ options: [String]?) -> [String] { (options ?? []).map { $0.replacingOccurrences(of: "{datasets}", with: root) } }
@@ -52,6 +53,7 @@ struct RunCommand: ParsableCommand {
         /// Runs `body(resume)` unless the stage is cached; `output` (when given) is removed before a fresh start.
         func stage(_ name: String, _ inputs: StageInputs, output: String? = nil, body: (Bool) throws -> Bool) throws -> StageRecord {
             let decision = store.decide(name, inputs: inputs)
+            try digests.save()
             if case .cached(let record) = decision {
                 stderr("[run] \(name): cached (\(formatDuration(record.seconds ?? 0)) when it ran)")
                 return record
@@ -69,7 +71,7 @@ struct RunCommand: ParsableCommand {
         // Prepare.
         let d = pipeline.dataset
         let prepareArgs = ["--format", d.format, "--input", under(d.input)] + (d.name.map { ["--name", $0] } ?? []) + expand(d.options)
-        let prepared = try stage("prepare", StageInputs(kind: "prepare", settings: .strings(prepareArgs), files: [under(d.input)]),
+        let prepared = try stage("prepare", StageInputs(kind: "prepare", settings: .strings(prepareArgs), files: [under(d.input)], digests: digests),
                                  output: data) { _ in
             try PrepareCommand.parse(prepareArgs + ["--out", data]).run()
             return true
@@ -101,7 +103,7 @@ struct RunCommand: ParsableCommand {
             }
             args += expand(m.options)
             let settings = CodableJSON.strings(args.filter { $0 != data })
-            codes[m.name] = try stage("codes-\(m.name)", StageInputs(kind: "quantize", settings: settings, upstream: upstream, files: files)) { _ in
+            codes[m.name] = try stage("codes-\(m.name)", StageInputs(kind: "quantize", settings: settings, upstream: upstream, files: files, digests: digests)) { _ in
                 try QuantizeCommand.parse(args + ["--quiet"]).run()
                 return true
             }

@@ -3,6 +3,7 @@ import Foundation
 import Models
 import MSCCore
 import TensorEngine
+import TestSupport
 @testable import Training
 import XCTest
 
@@ -69,6 +70,22 @@ final class StageStoreTests: XCTestCase {
         let before = StageInputs(kind: "k", settings: .null, files: [file.path])
         try Data("three".utf8).write(to: file)
         XCTAssertNotEqual(StageInputs(kind: "k", settings: .null, files: [file.path]), before)
+    }
+
+    /// A copied dataset has new modification times and the same bytes: its stages stay cached. The digest cache
+    /// (keyed by size and mtime) is persisted and re-read.
+    func testNewModificationTimeWithSameContentKeepsTheInputs() throws {
+        let dir = try temporaryDirectory(self)
+        let file = dir.appendingPathComponent("data.bin"), cacheFile = dir.appendingPathComponent("digests.json")
+        try Data("same bytes".utf8).write(to: file)
+        let cache = FileDigestCache(file: cacheFile)
+        let before = StageInputs(kind: "k", settings: .null, files: [file.path], digests: cache)
+        try cache.save()
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000)], ofItemAtPath: file.path)
+        XCTAssertEqual(StageInputs(kind: "k", settings: .null, files: [file.path], digests: FileDigestCache(file: cacheFile)), before)
+        try Data("other bytes".utf8).write(to: file)
+        XCTAssertNotEqual(StageInputs(kind: "k", settings: .null, files: [file.path], digests: FileDigestCache(file: cacheFile)), before)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cacheFile.path))
     }
 }
 
