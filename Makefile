@@ -11,8 +11,13 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
+# The main job: the server on the demo bundle (created once from a synthetic catalog, .demo/), localhost:$(PORT).
+PORT ?= 8080
+DEMO ?= .demo
 run: build
-	.build/release/mscgrec-trainer --help
+	@scripts/demo-bundle.sh .build/release/mscgrec-trainer $(DEMO)
+	@echo "try:  curl -s localhost:$(PORT)/recommend -H 'content-type: application/json' -d '{\"history\": [\"1\", \"2\", \"3\"], \"k\": 5}'"
+	.build/release/mscgrec-server --bundles $(DEMO)/bundles --port $(PORT)
 
 test:
 	@scripts/install-deps.sh test

@@ -18,7 +18,7 @@ import PackageDescription
 
 let package = Package(
     name: "mscgrec",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mscgrec-trainer", targets: ["mscgrec-trainer"]),
         .executable(name: "mscgrec-server", targets: ["mscgrec-server"]),
@@ -28,6 +28,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
     ],
     targets: [
         // MARK: C library shims (thin module maps; providers name the Debian packages)
@@ -56,14 +60,22 @@ let package = Package(
         .target(name: "Images", dependencies: ["CJPEG", "CPNG", "TensorEngine"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
         .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
+        .target(name: "Artifacts", dependencies: ["SafeTensors", "ItemCodes", "Catalog", "Models", "MSCCore", "COpenSSL"]),
+        .target(name: "RecommendationServer", dependencies: [
+            "Artifacts", "Generation", "Models", "ItemCodes", "HTTPServer", "HTTPCore", "MSCCore", "TensorEngine",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Configuration", package: "swift-configuration"),
+        ]),
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Evaluation", "Training", "TensorEngine", "SafeTensors", "ItemCodes", "Quantization", "BLASRuntime", "Generation", "TextEncoding", "Images",
+            "MSCCore", "Models", "Datasets", "Catalog", "Evaluation", "Training", "TensorEngine", "SafeTensors", "ItemCodes", "Quantization", "BLASRuntime", "Generation", "TextEncoding", "Images", "Artifacts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
-            "MSCCore", "BLASRuntime",
+            "MSCCore", "BLASRuntime", "RecommendationServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
@@ -78,7 +90,7 @@ let package = Package(
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
-        .target(name: "TestSupport", dependencies: ["TensorEngine", "SafeTensors"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TensorEngine", "SafeTensors", "Artifacts", "Catalog", "ItemCodes", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors", "MSCCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Evaluation", "MSCCore", "TensorEngine", "ItemCodes", "Generation",
@@ -92,6 +104,9 @@ let package = Package(
         .testTarget(name: "TextEncodingTests", dependencies: ["TextEncoding", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
+        .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "Models", "Catalog", "ItemCodes", "SafeTensors", "TensorEngine", "TestSupport"]),
+        .testTarget(name: "RecommendationServerTests", dependencies: ["RecommendationServer", "Artifacts", "Generation", "Models", "Catalog",
+                                                                "ItemCodes", "HTTPCore", "HTTPServer", "TensorEngine", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,4 +17,5 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     EvaluateCommand.self,
     ShapleyCommand.self,
     RunCommand.self,
+    ExportCommand.self,
 ]
