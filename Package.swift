@@ -45,6 +45,7 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "MSCCore"),
+        .target(name: "ProcessSupport"),
         .target(name: "BLASRuntime", dependencies: ["CBLAS"]),
         .target(name: "Evaluation", dependencies: ["MSCCore"]),
         .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
@@ -52,14 +53,14 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["MSCCore"]),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport"]),
         .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),
         .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
         .target(name: "Generation", dependencies: ["Models", "ItemCodes", "TensorEngine"]),
         .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "Images", dependencies: ["CJPEG", "CPNG", "TensorEngine"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
-        .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
+        .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL", "ProcessSupport"]),
         .target(name: "Artifacts", dependencies: ["SafeTensors", "ItemCodes", "Catalog", "Models", "MSCCore", "COpenSSL"]),
         .target(name: "RecommendationServer", dependencies: [
             "Artifacts", "Generation", "Models", "ItemCodes", "HTTPServer", "HTTPCore", "MSCCore", "TensorEngine",
@@ -75,7 +76,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
-            "MSCCore", "BLASRuntime", "RecommendationServer",
+            "MSCCore", "BLASRuntime", "RecommendationServer", "ProcessSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
@@ -107,6 +108,7 @@ let package = Package(
         .testTarget(name: "ArtifactsTests", dependencies: ["Artifacts", "Models", "Catalog", "ItemCodes", "SafeTensors", "TensorEngine", "TestSupport"]),
         .testTarget(name: "RecommendationServerTests", dependencies: ["RecommendationServer", "Artifacts", "Generation", "Models", "Catalog",
                                                                 "ItemCodes", "HTTPCore", "HTTPServer", "TensorEngine", "TestSupport"]),
+        .testTarget(name: "ProcessSupportTests", dependencies: ["ProcessSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
