@@ -41,6 +41,7 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "MSCCore"),
+        .target(name: "ProcessSupport"),
         .target(name: "BLASRuntime", dependencies: ["CBLAS"]),
         .target(name: "Evaluation", dependencies: ["MSCCore"]),
         .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
@@ -48,14 +49,14 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["MSCCore"]),
         .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport"]),
         .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),
         .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
         .target(name: "Generation", dependencies: ["Models", "ItemCodes", "TensorEngine"]),
         .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "Images", dependencies: ["CJPEG", "CPNG", "TensorEngine"]),
         .target(name: "HTTPCore", dependencies: ["CNghttp2"]),
-        .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL"]),
+        .target(name: "HTTPServer", dependencies: ["HTTPCore", "COpenSSL", "ProcessSupport"]),
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
@@ -92,6 +93,7 @@ let package = Package(
         .testTarget(name: "TextEncodingTests", dependencies: ["TextEncoding", "TensorEngine"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "CNghttp2"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "HTTPCore", "COpenSSL"]),
+        .testTarget(name: "ProcessSupportTests", dependencies: ["ProcessSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

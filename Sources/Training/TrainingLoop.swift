@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import ProcessSupport
 import SafeTensors
 import TensorEngine
 
@@ -195,20 +196,14 @@ public final class TrainingLog {
 }
 
 /// SIGINT/SIGTERM during a long run: the first one asks the trainer to stop after the current epoch and still write
-/// its outputs; a second one exits at once.
+/// its outputs; a second one exits at once (from the signal handler, so even a stuck epoch ends).
 public enum StopRequest {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+    private static let signals = [SIGINT, SIGTERM]
 
-    public static var isSet: Bool { flag != 0 }
+    /// Lock-free (the hub's per-signal counters), so it can be polled between batches as well as epochs.
+    public static var isSet: Bool { signals.contains { SignalHub.shared.count(of: $0) > 0 } }
 
-    public static func install() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber) { number in
-                if StopRequest.flag != 0 { _exit(128 + number) }
-                StopRequest.flag = 1
-            }
-        }
-    }
+    public static func install() { SignalHub.shared.installImmediateExit(onRepeat: signals) }
 }
 
 /// Generator streams in a checkpoint's trainer state ("a,b,c,d" per stream), so a resumed run draws the same
