@@ -10,8 +10,8 @@ import Darwin
 private let signalSlotCount = 65
 
 /// Memory the C handler touches, created on first use (before any handler can point here) and never freed, so the
-/// handler only reads initialised memory and never allocates, locks or calls into the Swift runtime. Unchecked
-/// Sendable: the pointees are only plain word-sized stores and loads (the C `volatile sig_atomic_t` idiom).
+/// handler only reads initialised memory and never allocates or locks. Unchecked Sendable: the pointees only see
+/// plain word-sized stores and loads (the C `volatile sig_atomic_t` idiom).
 private struct HandlerMemory: @unchecked Sendable {
     /// Deliveries per signal number (what `SignalHub.count(of:)` reads).
     let counts: UnsafeMutablePointer<sig_atomic_t>
@@ -180,7 +180,8 @@ public final class SignalHub: @unchecked Sendable {
         action.sa_flags = SA_RESTART  // interrupted blocking calls elsewhere in the process resume instead of failing
         sigemptyset(&action.sa_mask)
         // Fails only for an uncatchable or invalid signal, which no caller can handle at run time.
-        precondition(sigaction(number, &action, nil) == 0, "sigaction(\(number)): \(String(cString: strerror(errno)))")
+        let installedAction = sigaction(number, &action, nil) == 0
+        precondition(installedAction, "sigaction(\(number)): \(String(cString: strerror(errno)))")
         installed.insert(number)
     }
 

@@ -81,6 +81,7 @@ struct Server: AsyncParsableCommand {
             systemd.status("not ready: \(error)")
             print("mscgrec-server: listening on port \(port), NOT READY: \(error)")
         }
+        fflush(stdout)   // scripts and supervisors read this line through a pipe
         _ = systemd.startWatchdog()
         for await signal in stop.stream {
             logger.info("stop requested", metadata: ["signal": "\(signal)"])

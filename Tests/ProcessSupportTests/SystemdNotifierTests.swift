@@ -79,14 +79,15 @@ final class SystemdNotifierTests: XCTestCase {
     func testWatchdogPingsEveryHalfInterval() throws {
         let path = directory.appendingPathComponent("watchdog.sock").path
         let receiver = try DatagramReceiver(socketName: path)
-        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"])
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"])
         let started = Date()
         XCTAssertTrue(notifier.startWatchdog())
         XCTAssertTrue(notifier.startWatchdog(), "a second start keeps the one timer")
-        for _ in 0..<3 { XCTAssertEqual(receiver.next(timeoutMilliseconds: 1000), "WATCHDOG=1") }
-        // First ping at once, then every 200 ms: the third after about 400 ms. A second timer would halve that.
+        for _ in 0..<3 { XCTAssertEqual(receiver.next(timeoutMilliseconds: 2000), "WATCHDOG=1") }
+        // First ping at once, then every 500 ms: the third after about 1 s; pinging every full interval would take 2 s,
+        // a second timer 0.5 s.
         let elapsed = Date().timeIntervalSince(started)
-        XCTAssertTrue(elapsed > 0.3 && elapsed < 0.8, "three pings took \(elapsed) s")
+        XCTAssertTrue(elapsed > 0.75 && elapsed < 1.75, "three pings took \(elapsed) s")
         notifier.stopWatchdog()
         while receiver.next(timeoutMilliseconds: 50) != nil {}  // one may have been in flight
         XCTAssertNil(receiver.next(timeoutMilliseconds: 500), "no ping after stopWatchdog")

@@ -17,7 +17,7 @@ final class ServiceTests: XCTestCase {
         root = try temporaryDirectory(self).appendingPathComponent("bundles")
         try TinyBundle.publish(root: root)
         service = makeService()
-        guard case .success = service.reloader.reloadNow(reason: "test") else { return XCTFail("the tiny bundle did not load") }
+        if case .failure(let error) = service.reloader.reloadNow(reason: "test") { XCTFail("the tiny bundle did not load: \(error)") }
     }
 
     private func makeService(token: String? = "s3cret", configure: (inout ServerSettings) -> Void = { _ in }) -> RecommendationService {

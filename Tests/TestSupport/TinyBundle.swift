@@ -11,7 +11,7 @@ public enum TinyBundle {
         MSCGRecConfig(modalities: [.init(name: "text", codebookSizes: [4, 4, 4]), .init(name: "collaborative", codebookSizes: [8, 8])],
                       targetModality: "collaborative", maxHistory: 6,
                       transformer: TransformerConfig(dModel: 16, heads: 2, headDim: 8, dFF: 32, encoderLayers: 1, decoderLayers: 1,
-                                                     positionBuckets: 16, maxDistance: 32, dropout: 0))
+                                                     positionBuckets: 16, maxDistance: 32, dropout: 0), itemBuckets: 8)
     }
 
     /// Publishes one bundle and returns its version directory. `seed` varies the weights (two publishes differ).
