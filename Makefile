@@ -24,6 +24,9 @@ test:
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	MSCGREC_TEXT_MODELS=$(CURDIR)/.build/text-models scripts/run-tests.sh $(TEST_FLAGS) --skip-build
 	scripts/pipeline-smoke.sh "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)/mscgrec-trainer"
+	scripts/server-e2e.sh "$$($(SWIFT) build $(TEST_FLAGS) --show-bin-path)"
+	python3 scripts/check-server-deps.py
+	python3 scripts/testdata/test_systemd_notify_check.py
 	FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) scripts/fuzz.sh
 
 # Coverage-guided fuzzing of every reader of untrusted bytes (libFuzzer + AddressSanitizer), FUZZ_SECONDS per

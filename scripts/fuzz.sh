@@ -27,8 +27,9 @@ declare -A module=(
   [flat-json]=Evaluation
   [npy]=Codes [prefix-tree]=Codes [codes]=Codes [lcrec-index]=Codes
   [image]=Images
+  [recommend-request]=RecommendAPI [admin-auth]=RecommendAPI
 )
-all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-tree codes lcrec-index image)
+all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-tree codes lcrec-index image recommend-request admin-auth)
 
 # The code-file readers as one module: ItemCodes plus Quantization's three input readers (which need no numeric
 # code); the copies compiled here drop their `import ItemCodes`, since it is the same module.
@@ -59,6 +60,8 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
     # the decoders only (augmentations and sources need the engine and threads, not untrusted bytes)
     Images) files=(Sources/Images/RGBImage.swift Sources/Images/ImageDecoding.swift Sources/Images/ImageQuality.swift Sources/Images/Resampling.swift) ;;
     Datasets) deps=(MSCCore Catalog); files=(Sources/Datasets/*.swift) ;;
+    # the server's request decoders only (the rest of the module needs the model and the HTTP server)
+    RecommendAPI) deps=(HTTPCore); files=(Sources/RecommendationServer/RecommendAPI.swift) ;;
     Codes)
       deps=(MSCCore Catalog)
       mkdir -p "$out/src/Codes"
@@ -72,6 +75,7 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
   esac
   library MSCCore Sources/MSCCore/*.swift
   [[ " ${deps[*]} " == *" Catalog "* ]] && library Catalog Sources/Catalog/*.swift
+  [[ " ${deps[*]} " == *" HTTPCore "* ]] && library HTTPCore Sources/HTTPCore/*.swift
   local dep_libs=()
   for d in "${deps[@]}"; do dep_libs+=("$out/lib/lib$d.a"); done
   local target="Fuzz/$(tr '[:upper:]' '[:lower:]' <<<"$name")/target.swift"

@@ -81,6 +81,16 @@ public struct RecommendRequest: Decodable, Equatable, Sendable {
     }
 }
 
+/// `POST /admin/reload`'s check: `Authorization: Bearer <token>`, compared in constant time (no timing oracle).
+public enum AdminAuthorization {
+    public static func allows(header: String?, token: String) -> Bool {
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
+        let (given, expected) = (Array(header.utf8.dropFirst(7)), Array(token.utf8))
+        guard given.count == expected.count, !expected.isEmpty else { return false }
+        return zip(given, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
 /// `POST /recommend`'s answer.
 public struct RecommendResponse: Codable, Equatable, Sendable {
     public struct Item: Codable, Equatable, Sendable {

@@ -154,7 +154,7 @@ public final class RecommendationService: @unchecked Sendable {
         guard let token = settings.adminToken else {
             return finish(APIError(403, "admin_disabled", "no admin token is configured (reload.adminToken / MSCGREC_RELOAD_ADMIN_TOKEN)").response, nil)
         }
-        guard let header = request.headers["authorization"], header.hasPrefix("Bearer "), constantTimeEqual(String(header.dropFirst(7)), token) else {
+        guard AdminAuthorization.allows(header: request.headers["authorization"], token: token) else {
             var response = APIError(401, "unauthorized", "a valid bearer token is required").response
             response.headers.set("www-authenticate", "Bearer")
             return finish(response, nil)
@@ -165,11 +165,5 @@ public final class RecommendationService: @unchecked Sendable {
             case .failure(let error): finish(APIError(500, "reload_failed", "\(error); the previous bundle keeps serving").response, nil)
             }
         }
-    }
-
-    private func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

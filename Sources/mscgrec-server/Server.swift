@@ -76,12 +76,11 @@ struct Server: AsyncParsableCommand {
         switch loaded {
         case .success(let version):
             systemd.status("serving \(version) on port \(port)")
-            print("mscgrec-server: serving \(version) on http://\(settings.host):\(port)")
+            say("mscgrec-server: serving \(version) on http://\(settings.host):\(port)")
         case .failure(let error):
             systemd.status("not ready: \(error)")
-            print("mscgrec-server: listening on port \(port), NOT READY: \(error)")
+            say("mscgrec-server: listening on port \(port), NOT READY: \(error)")
         }
-        fflush(stdout)   // scripts and supervisors read this line through a pipe
         _ = systemd.startWatchdog()
         for await signal in stop.stream {
             logger.info("stop requested", metadata: ["signal": "\(signal)"])
@@ -90,4 +89,7 @@ struct Server: AsyncParsableCommand {
         systemd.stopping()
         await app.stop()
     }
+
+    /// Unbuffered: scripts and supervisors read this line through a pipe while the server runs.
+    private func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 }
