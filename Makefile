@@ -3,7 +3,7 @@ SWIFT ?= swift
 # Numeric tests run 10-100x slower unoptimised, so tests build in release with testability enabled.
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: run test fuzz deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec bench-text bench-rqdino fixtures clean
+.PHONY: run test fuzz deps build bench-engine bench-http bench-sasrec bench-codes bench-mscgrec bench-text bench-rqdino bench-server bench-server-1m fixtures clean
 
 deps:
 	@scripts/install-deps.sh build
@@ -109,3 +109,19 @@ fixtures:
 
 clean:
 	rm -rf .build
+
+# Serving benchmark: h2load 32 clients × 8 streams for 30 s on POST /recommend with batching on and off, and the raw
+# batched beam search on the same bundle and history (scripts/bench-server.py). BUNDLES=<root with current>: a Beauty
+# bundle (`mscgrec-trainer export --run runs/beauty/models/mscgrec --out runs/beauty/bundles` after `run`).
+BUNDLES ?= runs/beauty/bundles
+bench-server:
+	@scripts/install-deps.sh test
+	$(SWIFT) build -c release --product mscgrec-server --product mscgrec-bench
+	python3 scripts/bench-server.py --bundles $(BUNDLES) --inter ../shared/datasets/amazon14-beauty/Beauty.inter.json \
+	  --raw ".build/release/mscgrec-bench beam --bundle $(BUNDLES) --users 256 --no-torch --history {history}"
+
+# Start-up time and RSS of the server on a 1,000,000-item synthetic bundle (and how the collision level copes).
+bench-server-1m:
+	$(SWIFT) build -c release --product mscgrec-server --product mscgrec-bench
+	.build/release/mscgrec-bench synth-bundle --items 1000000 --out .build/bundle-1m
+	python3 scripts/bench-server.py --bundles .build/bundle-1m --startup-only

@@ -80,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "ItemCodes", "Quantization", "BLASRuntime", "Catalog", "Generation", "TextEncoding",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "ItemCodes", "Quantization", "BLASRuntime", "Catalog", "Generation", "TextEncoding", "Artifacts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -69,7 +69,7 @@ public enum BundlePublisher {
                 codes: layouts, prefixTree: treeName, dataset: sources.dataset, trainerVersion: sources.trainerVersion,
                 createdAt: ISO8601DateFormatter().string(from: now), files: files)
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try encoder.encode(manifest).write(to: staging.appendingPathComponent(BundleManifest.fileName))
             for name in Array(files.keys) + [BundleManifest.fileName] { try fsync(staging.appendingPathComponent(name)) }
             try fsync(staging)

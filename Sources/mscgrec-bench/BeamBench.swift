@@ -1,8 +1,11 @@
 import ArgumentParser
+import Artifacts
 import BLASRuntime
+import Catalog
 import Datasets
 import Foundation
 import Generation
+import ItemCodes
 import Models
 import SafeTensors
 import TensorEngine
@@ -27,23 +30,47 @@ struct BeamBench: ParsableCommand {
     @Option(help: "Threads for every side.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Python interpreter with torch and transformers installed.") var python = "python3"
     @Flag(help: "Skip the Python sides.") var noTorch = false
+    @Option(help: "A bundle root (or version directory) to search with instead of --run; needs --history.") var bundle: String?
+    @Option(help: "Give every user this history (comma-separated catalog ids) instead of the test split's, to compare with a server benchmark that sends one body.")
+    var history: String?
 
     func run() throws {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
         print(KernelSelection.summaryLine)
-        let data = try preparedWorkDirectory(work, from: dataset, name: name)
-        var (config, items, tree, source) = try MSCGRecBench.modelInputs(work: URL(fileURLWithPath: work), data: data, runConfig: MSCGRecRunConfig())
-        var model = MSCGRec(config, seed: 1)
-        if let run = runDirectory {
-            let record = try JSONDecoder().decode(MSCGRecRunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: run).appendingPathComponent("config.json")))
-            config = record.model
-            model = try MSCGRec(config, weights: try SafeTensors.read(contentsOf: URL(fileURLWithPath: run).appendingPathComponent("model.safetensors")))
-            (items, tree) = try MSCGRecWorkData.load(work: URL(fileURLWithPath: work), config: config)
-            source = "trained run \(run)"
+        let model: MSCGRec, config: MSCGRecConfig, items: ItemTokens, tree: PrefixTree, source: String
+        var histories: [[Int32]]
+        if let bundle {
+            // The serving bundle: the same weights, codes and tree the server searches with.
+            guard let history else { throw ValidationError("--bundle needs --history (the bundle has no test split)") }
+            let loaded = try LoadedBundle.load(URL(fileURLWithPath: bundle))
+            (model, config, items, tree) = (loaded.model, loaded.manifest.model, loaded.items, loaded.tree)
+            source = "bundle \(loaded.version)"
+            let ids = history.split(separator: ",").map(String.init)
+            let found = ids.map { loaded.directoryOfItems.index(of: $0) }
+            guard found.allSatisfy({ $0 != nil }) else { throw ValidationError("--history: ids not in the bundle: \(zip(ids, found).filter { $0.1 == nil }.map(\.0))") }
+            histories = Array(repeating: found.map { $0! }, count: users)
+        } else {
+            let data = try preparedWorkDirectory(work, from: dataset, name: name)
+            var (c, i, t, s) = try MSCGRecBench.modelInputs(work: URL(fileURLWithPath: work), data: data, runConfig: MSCGRecRunConfig())
+            var m = MSCGRec(c, seed: 1)
+            if let run = runDirectory {
+                let record = try JSONDecoder().decode(MSCGRecRunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: run).appendingPathComponent("config.json")))
+                c = record.model
+                m = try MSCGRec(c, weights: try SafeTensors.read(contentsOf: URL(fileURLWithPath: run).appendingPathComponent("model.safetensors")))
+                (i, t) = try MSCGRecWorkData.load(work: URL(fileURLWithPath: work), config: c)
+                s = "trained run \(run)"
+            }
+            (model, config, items, tree, source) = (m, c, i, t, s)
+            histories = (0..<min(users, data.userCount)).map { Array(data.testExample(ofUser: $0).history) }
+            if let history {
+                let ids = history.split(separator: ",").map(String.init)
+                let found = try ItemCatalog.open(at: WorkDirectory.catalogURL(URL(fileURLWithPath: work))).indices(ofExternalIDs: ids)
+                guard found.allSatisfy({ $0 != nil }) else { throw ValidationError("--history: ids not in the catalog: \(zip(ids, found).filter { $0.1 == nil }.map(\.0))") }
+                histories = Array(repeating: found.map { Int32($0!) }, count: users)
+            }
         }
         let search = ConstrainedBeamSearch(model: model, items: items, tree: tree)
-        let histories = (0..<min(users, data.userCount)).map { Array(data.testExample(ofUser: $0).history) }
         print("beam search: \(name) (\(source)), \(histories.count) test users, beam \(beams), K \(results), threads \(threads), "
               + "prefix tree \(tree.byteCount) bytes (\(String(format: "%.1f", Double(tree.byteCount) / Double(max(1, tree.leafCount)))) per item)")
         var ours: [Int: Double] = [:]
