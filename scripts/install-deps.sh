@@ -22,6 +22,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# schemathesis: the server's contract tests against openapi.yaml (scripts/server-e2e.sh).
+if [[ "$mode" == test ]]; then
+  python3 -c 'import schemathesis' 2>/dev/null || pip install -q schemathesis
+fi
+
 # PyTorch is only for the reference side of benchmarks (and for regenerating fixtures); never for the product.
 if [[ "$mode" == bench ]]; then
   python3 -c 'import torch, safetensors' 2>/dev/null || pip install -q torch==2.13.0 safetensors numpy

@@ -43,8 +43,9 @@ public struct RecommendRequest: Decodable, Equatable, Sendable {
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         history = try c.decode([String].self, forKey: .history)
-        k = try c.decodeIfPresent(Int.self, forKey: .k)
-        excludeHistory = try c.decodeIfPresent(Bool.self, forKey: .excludeHistory) ?? true
+        // Present means present: `null` is a wrong type, not "use the default".
+        k = c.contains(.k) ? try c.decode(Int.self, forKey: .k) : nil
+        excludeHistory = c.contains(.excludeHistory) ? try c.decode(Bool.self, forKey: .excludeHistory) : true
     }
 
     /// Decodes `body`, turning every failure into the API error a client can act on.

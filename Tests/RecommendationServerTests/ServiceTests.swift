@@ -93,6 +93,8 @@ final class ServiceTests: XCTestCase {
             (#"{"history": ["item-1"], "k": 0}"#, 422, "invalid_k"),
             (#"{"history": ["item-1"], "k": 6}"#, 422, "invalid_k"),
             (#"{"history": ["item-1"], "exclude_history": "yes"}"#, 422, "invalid_field"),
+            (#"{"history": ["item-1"], "exclude_history": null}"#, 422, "invalid_field"),
+            (#"{"history": ["item-1"], "k": null}"#, 422, "invalid_field"),
             (#"{"history": ["item-1"], "extra": 1}"#, 422, "unknown_field"),
             (#"{"history": []}"#, 422, "no_known_items"),
             (#"{"history": ["x", "y"]}"#, 422, "no_known_items"),
