@@ -12,8 +12,12 @@
 //   generation:   Generation (constrained beam search; no training code) -> Models, ItemCodes
 //   training:     Training (the shared loop; SASRec, MSCGRec and RQ-DINO trainers; pipeline stage cache) -> Models, Datasets,
 //                 Quantization, Catalog, Evaluation, Generation, Images
-//   HTTP:         HTTPCore (I/O-free engines) -> CNghttp2; HTTPServer (sockets, TLS) -> HTTPCore, COpenSSL
-//   executables:  mscgrec-trainer, mscgrec-server, mscgrec-bench
+//   process:      ProcessSupport (one signal hub, systemd notifier)
+//   HTTP:         HTTPCore (I/O-free engines) -> CNghttp2; HTTPServer (sockets, TLS) -> HTTPCore, COpenSSL, ProcessSupport
+//   artifacts:    Artifacts (bundle manifest, checksums, atomic publish, validated load) -> Models, ItemCodes, Catalog
+//   serving:      RecommendationServer (batch queue, routes, reload, metrics, settings) -> Artifacts, Generation,
+//                 HTTPServer, swift-log, swift-metrics/swift-prometheus, swift-configuration
+//   executables:  mscgrec-trainer, mscgrec-server (-> RecommendationServer, ProcessSupport only), mscgrec-bench
 import PackageDescription
 
 let package = Package(
