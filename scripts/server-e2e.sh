@@ -75,9 +75,13 @@ step "  $(grep 'requests:' h2load.txt | sed 's/^ *//'); $loaded loads"
 
 step "a corrupt bundle published as current leaves the old one serving"
 serving=$(curl -s $url/readyz | python3 -c 'import json,sys; print(json.load(sys.stdin)["model_version"])')
-"$bin/mscgrec-trainer" export --run $run --out bundles > /dev/null
-bad=$(readlink bundles/current)
-python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0xff; open(p,"wb").write(b)' bundles/$bad/model.safetensors
+# Corrupted before it becomes current (the watcher would otherwise load it while it is still good).
+"$bin/mscgrec-trainer" export --run $run --out staging > /dev/null
+bad=$(readlink staging/current)
+python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0xff; open(p,"wb").write(b)' staging/$bad/model.safetensors
+mv staging/$bad bundles/$bad
+ln -s $bad bundles/.next && mv -T bundles/.next bundles/current
+sleep 0.5   # the watcher tries it and fails
 curl -sf -X POST -H 'authorization: Bearer tok' $url/admin/reload > /dev/null && fail "a corrupt reload answered 2xx"
 ready=$(curl -s $url/readyz)
 python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["status"]=="ready" and r["model_version"]==sys.argv[2] and "SHA-256" in r["last_reload_error"], r' "$ready" "$serving" \
@@ -120,6 +124,20 @@ for i in $(seq 1 16); do
   if [[ "$code" == 200 ]]; then accepted=$((accepted + 1)); elif [[ "$code" != 000 && "$code" != 503 ]]; then fail "request $i got $code during shutdown"; fi
 done
 step "  $accepted of 16 requests accepted before the stop, all answered 200"
+
+step "TLS with ALPN: h2 and HTTP/1.1 over https"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout tls.key -out tls.crt -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 > /dev/null 2>&1 || fail "openssl req"
+MSCGREC_HTTP_TLS_CERTIFICATE=tls.crt MSCGREC_HTTP_TLS_KEY=tls.key "$bin/mscgrec-server" --bundles bundles --port 0 > tls.out 2> tls.log &
+server_pid=$!
+for _ in $(seq 1 300); do grep -q "serving" tls.out 2>/dev/null && break; sleep 0.1; done
+tport=$(sed -nE 's/.*serving .* on http:\/\/[^:]+:([0-9]+).*/\1/p' tls.out)
+[[ -n "$tport" ]] || fail "the TLS server did not start: $(cat tls.out)"
+v2=$(curl -s --cacert tls.crt --http2 -o tls2.json -w '%{http_version} %{http_code}' -d "$body" https://127.0.0.1:$tport/recommend)
+v1=$(curl -s --cacert tls.crt --http1.1 -o tls1.json -w '%{http_version} %{http_code}' -d "$body" https://127.0.0.1:$tport/recommend)
+[[ "$v2" == "2 200" && "$v1" == "1.1 200" ]] || fail "TLS: h2 '$v2', http/1.1 '$v1'"
+cmp -s tls1.json tls2.json || fail "TLS answers differ"
+kill -TERM $server_pid; wait $server_pid || fail "TLS server exit status"; server_pid=""
 
 if [[ -x "$repo/scripts/systemd-notify-check.py" ]]; then
   step "systemd notifications (READY, WATCHDOG, RELOADING, STOPPING)"

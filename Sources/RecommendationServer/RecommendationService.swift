@@ -32,6 +32,9 @@ public final class RecommendationService: @unchecked Sendable {
         reloader = BundleReloader(root: URL(fileURLWithPath: settings.bundles), slot: slot, beams: settings.beams, logger: logger, metrics: metrics)
     }
 
+    /// Loads `ROOT/current` now (blocking): for embedding the service without the app (tests, tools).
+    public func reloadNow() -> Result<String, any Error> { reloader.reloadNow(reason: "start-up") }
+
     /// Readiness goes false first thing on shutdown, so load balancers stop sending before connections close.
     public func beginStopping() { stateLock.withLock { stopping = true } }
     var isStopping: Bool { stateLock.withLock { stopping } }

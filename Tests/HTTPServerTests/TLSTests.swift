@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import HTTPTesting
 import XCTest
 @testable import HTTPServer
 

@@ -4,10 +4,10 @@ import Glibc
 #endif
 
 /// A blocking loopback TCP client for sending hand-made (often broken) bytes. Reads time out, so tests stay bounded.
-final class RawClient {
-    let fd: Int32
+public final class RawClient {
+    public let fd: Int32
 
-    init(port: UInt16, receiveBuffer: Int32? = nil, readTimeout: TimeInterval = 3) throws {
+    public init(port: UInt16, receiveBuffer: Int32? = nil, readTimeout: TimeInterval = 3) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
         if var size = receiveBuffer {
@@ -33,7 +33,7 @@ final class RawClient {
 
     /// Sends everything; false if the peer is gone.
     @discardableResult
-    func send(_ bytes: [UInt8]) -> Bool {
+    public func send(_ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -44,12 +44,12 @@ final class RawClient {
     }
 
     @discardableResult
-    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+    public func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Reads until the server closes the connection (or the read timeout hits). `closed` tells which.
-    func readToEnd(limit: Int = 64 << 20) -> (bytes: [UInt8], closed: Bool) {
+    public func readToEnd(limit: Int = 64 << 20) -> (bytes: [UInt8], closed: Bool) {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while all.count < limit {
@@ -64,7 +64,7 @@ final class RawClient {
     }
 
     /// Reads until `marker` has arrived (or timeout / close).
-    func read(until marker: String) -> String {
+    public func read(until marker: String) -> String {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !String(decoding: all, as: UTF8.self).contains(marker) {

@@ -1,50 +1,24 @@
 import Foundation
 import HTTPCore
 import XCTest
-@testable import HTTPServer
+import HTTPServer
 
 /// Collects access-log lines written by the server.
-final class LogLines: @unchecked Sendable {
+public final class LogLines: @unchecked Sendable {
+    public init() {}
     private let lock = NSLock()
     private var stored: [String] = []
-    func append(_ line: String) { lock.lock(); stored.append(line); lock.unlock() }
-    var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
+    public func append(_ line: String) { lock.lock(); stored.append(line); lock.unlock() }
+    public var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
 }
 
-/// The routes every live test serves.
-func testRouter() -> Router {
-    var router = Router()
-    router.get("/hello") { _ in HTTPResponse(text: "hello\n") }
-    router.get("/json") { _ in .json(["ok": true]) }
-    router.get("/items/{id}") { r in .json(["id": r.pathParameters["id"]!, "rid": r.requestID]) }
-    router.post("/echo") { r in HTTPResponse(headers: ["content-type": "application/octet-stream"], body: r.body) }
-    router.get("/big") { _ in HTTPResponse(body: [UInt8](repeating: 0x61, count: 4 << 20)) }
-    // Answers from another thread after a delay, as the recommendation batcher will.
-    router.on("GET", "/later") { _, responder in
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(300)) {
-            responder.respond(HTTPResponse(text: "later\n"))
-        }
-    }
-    router.on("GET", "/stream") { _, responder in
-        guard let writer = responder.startStreaming(HTTPResponseHead(status: 200, headers: ["content-type": "text/plain"])) else { return }
-        DispatchQueue.global().async {
-            for i in 0..<5 {
-                writer.write(Array("part \(i)\n".utf8))
-                usleep(5_000)
-            }
-            writer.finish()
-        }
-    }
-    return router
-}
+/// A server on an ephemeral loopback port serving `handler`.
+public final class LiveServer {
+    public let server: HTTPServer
+    public let port: UInt16
+    public let log = LogLines()
 
-/// A server on an ephemeral loopback port with the test routes.
-final class LiveServer {
-    let server: HTTPServer
-    let port: UInt16
-    let log = LogLines()
-
-    init(_ configure: (inout HTTPServerConfig) -> Void = { _ in }) throws {
+    public init(handler: any HTTPHandler, _ configure: (inout HTTPServerConfig) -> Void = { _ in }) throws {
         var config = HTTPServerConfig()
         config.host = "127.0.0.1"
         config.port = 0
@@ -52,28 +26,28 @@ final class LiveServer {
         config.accessLog = .custom { log.append($0) }
         config.lingerTime = .milliseconds(300)  // test clients often keep their socket open after reading
         configure(&config)
-        server = try HTTPServer(config: config, handler: testRouter())
+        server = try HTTPServer(config: config, handler: handler)
         port = try server.start()
     }
 
-    var base: String { "http://127.0.0.1:\(port)" }
+    public var base: String { "http://127.0.0.1:\(port)" }
 
-    func stop() {
+    public func stop() {
         let done = DispatchSemaphore(value: 0)
         server.shutdown(gracePeriod: .seconds(2)) { done.signal() }
         _ = done.wait(timeout: .now() + 5)
     }
 }
 
-struct ProcessResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var timedOut: Bool
+public struct ProcessResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
 }
 
 /// Runs a client program with a hard time limit (it is killed after `timeout` seconds).
-func runClient(_ program: String, _ arguments: [String], timeout: TimeInterval = 20) throws -> ProcessResult {
+public func runClient(_ program: String, _ arguments: [String], timeout: TimeInterval = 20) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [program] + arguments
@@ -102,20 +76,21 @@ func runClient(_ program: String, _ arguments: [String], timeout: TimeInterval =
                          stderr: String(decoding: errData.get(), as: UTF8.self), timedOut: timedOut)
 }
 
-final class LockedData: @unchecked Sendable {
+public final class LockedData: @unchecked Sendable {
+    public init() {}
     private let lock = NSLock()
     private var data = Data()
-    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+    public func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    public func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }
 
 /// A self-signed certificate for 127.0.0.1 made by the `openssl` CLI in a fresh temp directory.
-struct TestCertificate {
-    let directory: URL
-    let certificate: String
-    let key: String
+public struct TestCertificate {
+    public let directory: URL
+    public let certificate: String
+    public let key: String
 
-    init(commonName: String, in directory: URL? = nil, name: String = "server") throws {
+    public init(commonName: String, in directory: URL? = nil, name: String = "server") throws {
         let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("http-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         self.directory = dir
@@ -129,7 +104,7 @@ struct TestCertificate {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: TimeInterval = 3, _ condition: () -> Bool) -> Bool {
+public func eventually(timeout: TimeInterval = 3, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if condition() { return true }
