@@ -1,5 +1,6 @@
 import Foundation
 import ItemCodes
+import MSCCore
 
 /// What a pipeline stage was computed from: its settings, the fingerprints of the stages it reads, and the contents
 /// (size and digest) of the input files it reads. Equal inputs mean the stored result can be reused. Contents, not
@@ -119,4 +120,27 @@ public struct StageStore: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(record).write(to: url(stage), options: .atomic)
     }
+}
+
+/// An exclusive lock on a work directory for the life of a `run` (flock on WORK/.run.lock, released by the kernel when
+/// the process dies): two runs on one work directory would train into the same model directories.
+public final class WorkDirectoryLock {
+    private let fd: Int32
+
+    public init(_ work: URL) throws {
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let path = work.appendingPathComponent(".run.lock").path
+        fd = open(path, O_RDWR | O_CREAT, 0o644)
+        guard fd >= 0 else { throw ConfigError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            close(fd)
+            throw ConfigError("another `run` is using \(work.path) (pid \(holder)); wait for it or stop it first")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    deinit { close(fd) }
 }

@@ -39,6 +39,8 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--datasets \(datasets) does not exist (the config's dataset paths are relative to it)")
         }
         let work = URL(fileURLWithPath: pipeline.work).standardizedFileURL
+        let lock = try WorkDirectoryLock(work)
+        defer { withExtendedLifetime(lock) {} }
         let store = StageStore(directory: work.appendingPathComponent("stages"))
         let digests = FileDigestCache(file: store.directory.appendingPathComponent("file-digests.json"))
         let data = work.appendingPathComponent("data").path, sasrecDir = work.appendingPathComponent("sasrec").path

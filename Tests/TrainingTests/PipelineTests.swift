@@ -72,6 +72,15 @@ final class StageStoreTests: XCTestCase {
         XCTAssertNotEqual(StageInputs(kind: "k", settings: .null, files: [file.path]), before)
     }
 
+    func testASecondRunOnTheSameWorkDirectoryIsRefused() throws {
+        let work = try temporaryDirectory(self)
+        var first: WorkDirectoryLock? = try WorkDirectoryLock(work)
+        assertThrowsError(try WorkDirectoryLock(work), containing: "another `run` is using \(work.path) (pid \(getpid()))")
+        first = nil
+        XCTAssertNoThrow(try WorkDirectoryLock(work), "the lock goes with its holder")
+        _ = first
+    }
+
     /// A copied dataset has new modification times and the same bytes: its stages stay cached. The digest cache
     /// (keyed by size and mtime) is persisted and re-read.
     func testNewModificationTimeWithSameContentKeepsTheInputs() throws {
