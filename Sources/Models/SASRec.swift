@@ -35,7 +35,8 @@ public struct SASRec {
     public var blocks: [SASRecBlock]
     public var finalNorm: (weight: Tensor, bias: Tensor)
 
-    /// Random initialisation: N(0, 0.02)-style small normals for matrices, ones/zeros for norms.
+    /// Random initialisation: truncated N(0, 1/√rows) for matrices and N(0, 1/√d) for item embeddings (padding row
+    /// zero), truncated N(0, 0.02) for positions, ones/zeros for norms.
     public init(_ config: SASRecConfig, seed: UInt64) {
         var rng = SeededGenerator(seed: seed)
         let d = config.dim
