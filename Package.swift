@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
         .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport"]),
         .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),
-        .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "Datasets", "MSCCore"]),
+        .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "MSCCore"]),
         .target(name: "Generation", dependencies: ["Models", "ItemCodes", "TensorEngine"]),
         .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "Images", dependencies: ["CJPEG", "CPNG", "TensorEngine"]),

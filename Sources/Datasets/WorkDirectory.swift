@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 
 /// A prepared work directory:
@@ -11,7 +12,7 @@ public enum WorkDirectory {
     public static let summaryFileName = "prepare.json"
 
     public static func datasetURL(_ work: URL) -> URL { work.appendingPathComponent(PreparedFile.fileName) }
-    public static func catalogURL(_ work: URL) -> URL { work.appendingPathComponent("catalog.sqlite") }
+    public static func catalogURL(_ work: URL) -> URL { work.appendingPathComponent(ItemCatalog.fileName) }
     public static func summaryURL(_ work: URL) -> URL { work.appendingPathComponent(summaryFileName) }
 
     /// Loads the prepared dataset of a work directory.

@@ -1,6 +1,5 @@
 import ItemCodes
 import Catalog
-import Datasets
 import Foundation
 import SafeTensors
 import MSCCore
@@ -53,7 +52,7 @@ public enum QuantizePipeline {
     public static func run(_ request: QuantizeRequest, progress: (String) -> Void = { _ in }) throws -> QuantizeOutcome {
         let clock = ContinuousClock(), start = clock.now
         try CodesDirectory.validate(modality: request.modality)
-        let catalogURL = WorkDirectory.catalogURL(request.work)
+        let catalogURL = request.work.appendingPathComponent(ItemCatalog.fileName)
         guard FileManager.default.fileExists(atPath: catalogURL.path) else {
             throw CodesError.unreadable(path: catalogURL.path, reason: "no item catalog; run `mscgrec-trainer prepare` for \(request.work.path) first")
         }
@@ -148,7 +147,7 @@ public enum QuantizePipeline {
     /// Statistics of every modality in a work directory's catalog, with the collision flag and reconstruction
     /// error from the codes files and reports `quantize` wrote (raw precomputed sets from `prepare` have neither).
     public static func statistics(work: URL) throws -> [CodeStatistics] {
-        let catalogURL = WorkDirectory.catalogURL(work)
+        let catalogURL = work.appendingPathComponent(ItemCatalog.fileName)
         guard FileManager.default.fileExists(atPath: catalogURL.path) else {
             throw CodesError.unreadable(path: catalogURL.path, reason: "no item catalog; is \(work.path) a prepared work directory?")
         }
