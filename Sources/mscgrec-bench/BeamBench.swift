@@ -46,10 +46,7 @@ struct BeamBench: ParsableCommand {
             let loaded = try LoadedBundle.load(URL(fileURLWithPath: bundle))
             (model, config, items, tree) = (loaded.model, loaded.manifest.model, loaded.items, loaded.tree)
             source = "bundle \(loaded.version)"
-            let ids = history.split(separator: ",").map(String.init)
-            let found = ids.map { loaded.directoryOfItems.index(of: $0) }
-            guard found.allSatisfy({ $0 != nil }) else { throw ValidationError("--history: ids not in the bundle: \(zip(ids, found).filter { $0.1 == nil }.map(\.0))") }
-            histories = Array(repeating: found.map { $0! }, count: users)
+            histories = try repeatedHistory(history) { id in loaded.directoryOfItems.index(of: id) }
         } else {
             let data = try preparedWorkDirectory(work, from: dataset, name: name)
             var (c, i, t, s) = try MSCGRecBench.modelInputs(work: URL(fileURLWithPath: work), data: data, runConfig: MSCGRecRunConfig())
@@ -64,10 +61,8 @@ struct BeamBench: ParsableCommand {
             (model, config, items, tree, source) = (m, c, i, t, s)
             histories = (0..<min(users, data.userCount)).map { Array(data.testExample(ofUser: $0).history) }
             if let history {
-                let ids = history.split(separator: ",").map(String.init)
-                let found = try ItemCatalog.open(at: WorkDirectory.catalogURL(URL(fileURLWithPath: work))).indices(ofExternalIDs: ids)
-                guard found.allSatisfy({ $0 != nil }) else { throw ValidationError("--history: ids not in the catalog: \(zip(ids, found).filter { $0.1 == nil }.map(\.0))") }
-                histories = Array(repeating: found.map { Int32($0!) }, count: users)
+                let catalog = try ItemCatalog.open(at: WorkDirectory.catalogURL(URL(fileURLWithPath: work)))
+                histories = try repeatedHistory(history) { id in try catalog.item(externalID: id).map { Int32($0.index) } }
             }
         }
         let search = ConstrainedBeamSearch(model: model, items: items, tree: tree)
@@ -106,5 +101,13 @@ struct BeamBench: ParsableCommand {
             print(String(format: "batch %2d: torch reference %6.1f users/s (ours ×%.1f) | HF generate %6.1f users/s (ours ×%.1f)",
                          batch, reference, ours[batch]! / reference, hf, ours[batch]! / hf))
         }
+    }
+
+    /// `--history` (comma-separated ids) resolved by `index`, given to every one of the `users`.
+    private func repeatedHistory(_ text: String, index: (String) throws -> Int32?) throws -> [[Int32]] {
+        let ids = text.split(separator: ",").map(String.init)
+        let found = try ids.map(index)
+        guard found.allSatisfy({ $0 != nil }) else { throw ValidationError("--history: unknown ids \(zip(ids, found).filter { $0.1 == nil }.map(\.0))") }
+        return Array(repeating: found.map { $0! }, count: users)
     }
 }
