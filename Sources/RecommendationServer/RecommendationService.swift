@@ -71,9 +71,10 @@ public final class RecommendationService: @unchecked Sendable {
         let started = clock()
         let (logger, metrics, clock) = (self.logger, self.metrics, self.clock)
         body { response, batchSize in
-            responder.respond(response)
+            // Counted before answering, so a client that has its answer also sees it in /metrics.
             let nanos = clock() &- started
             metrics.request(route: route, status: response.status, nanos: nanos)
+            responder.respond(response)
             var fields: Logger.Metadata = [
                 "request_id": "\(request.requestID)", "method": "\(request.method)", "route": "\(route)",
                 "status": "\(response.status)", "latency_ms": "\(String(format: "%.3f", Double(nanos) / 1e6))",
