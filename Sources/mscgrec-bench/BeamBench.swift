@@ -69,7 +69,7 @@ struct BeamBench: ParsableCommand {
         print("beam search: \(name) (\(source)), \(histories.count) test users, beam \(beams), K \(results), threads \(threads), "
               + "prefix tree \(tree.byteCount) bytes (\(String(format: "%.1f", Double(tree.byteCount) / Double(max(1, tree.leafCount)))) per item)")
         var ours: [Int: Double] = [:]
-        for batch in [1, 8, 64] {
+        for batch in [1, 8, 16, 32, 64] {
             _ = search.recommend(histories: Array(histories.prefix(batch)), beams: beams, results: results, usersPerBatch: batch)   // warm-up
             let start = Date()
             _ = search.recommend(histories: histories, beams: beams, results: results, usersPerBatch: batch)

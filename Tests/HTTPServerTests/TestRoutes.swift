@@ -3,8 +3,8 @@ import HTTPCore
 import HTTPServer
 import HTTPTesting
 
-/// The routes every live test serves.
-func testRouter() -> Router {
+/// The routes every live test serves; `/later` answers after `laterDelay` ms and tells `laterArrived` it has a request.
+func testRouter(laterDelay: Int = 300, laterArrived: (@Sendable () -> Void)? = nil) -> Router {
     var router = Router()
     router.get("/hello") { _ in HTTPResponse(text: "hello\n") }
     router.get("/json") { _ in .json(["ok": true]) }
@@ -13,7 +13,8 @@ func testRouter() -> Router {
     router.get("/big") { _ in HTTPResponse(body: [UInt8](repeating: 0x61, count: 4 << 20)) }
     // Answers from another thread after a delay, as the recommendation batcher will.
     router.on("GET", "/later") { _, responder in
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(300)) {
+        laterArrived?()
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(laterDelay)) {
             responder.respond(HTTPResponse(text: "later\n"))
         }
     }
