@@ -1,10 +1,10 @@
 // swift-tools-version:6.0
 // Module map (imports flow downwards only; ../shared/ARCHITECTURE.md has the target map):
-//   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG
+//   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG; CVectorMath (elementwise kernels per vector width)
 //   runtime:      BLASRuntime (OpenBLAS kernel selection at start-up) -> CBLAS
 //   foundation:   MSCCore (version, errors, shared small configs)
 //   formats:      SafeTensors (file format only, no tensor math)
-//   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> CBLAS, SafeTensors
+//   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> CBLAS, CVectorMath, SafeTensors
 //   models:       Models (attention, T5 blocks, SASRec, MSCGRec and its config) -> TensorEngine
 //   data/codes:   Catalog, Datasets, ItemCodes (prefix tree, codes files, collision level: what serving needs),
 //                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics)
@@ -55,7 +55,8 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
         .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
         .target(name: "SafeTensors", dependencies: ["MSCCore"]),
-        .target(name: "TensorEngine", dependencies: ["CBLAS", "SafeTensors"]),
+        .target(name: "CVectorMath"),
+        .target(name: "TensorEngine", dependencies: ["CBLAS", "CVectorMath", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
         .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport"]),
         .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),
@@ -96,7 +97,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", dependencies: ["TensorEngine", "SafeTensors", "Artifacts", "Catalog", "ItemCodes", "Models"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "SafeTensors", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "CVectorMath", "SafeTensors", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TensorEngine", "SafeTensors", "MSCCore", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Evaluation", "MSCCore", "TensorEngine", "ItemCodes", "Generation",
                                                    "Quantization", "SafeTensors", "TestSupport", "Images"], resources: [.copy("Fixtures")]),

@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 // Shape legend: x, y: any shapes that broadcast (NumPy rules); out: the broadcast shape.
@@ -168,10 +169,12 @@ public func gatedGELU(_ a: Tensor, _ b: Tensor) -> Tensor {
     let out = Storage(count: a.count)
     let pa = a.data, pb = b.data, po = out.pointer
     Parallelism.forEachChunk(a.count, grain: 1 << 14) { r in
-        for i in r {
-            let v = pa[i]
-            po[i] = 0.5 * v * (1 + fastTanh(sqrt2OverPi * (v + geluCubic * v * v * v))) * pb[i]
-        }
+        vm_gated_gelu_tanh(pa + r.lowerBound, pb + r.lowerBound, po + r.lowerBound, r.count)
     }
     return .result(a.shape, out, .gatedGELU, [a, b])
+}
+
+/// The scalar reference of `gatedGELU`'s vector kernel (FastMath's exp and tanh, Swift's baseline-x86 code).
+func gatedGELUReference(_ a: [Float], _ b: [Float]) -> [Float] {
+    zip(a, b).map { v, w in 0.5 * v * (1 + fastTanh(sqrt2OverPi * (v + geluCubic * v * v * v))) * w }
 }

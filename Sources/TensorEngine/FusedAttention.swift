@@ -42,11 +42,12 @@ public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: T
     let out = Storage(count: batch * tq * width)
     let (pKeep, pDropped) = (keep?.data, dropped?.pointer)
     let (pq, pk, pv, pb, pm, pp, po) = (q.data, k.data, v.data, bias?.data, mask?.data, probabilities.pointer, out.pointer)
+    let direct = tq * tk * headDim <= directAttentionWork
     Parallelism.forEachHead(batch * heads, work: tq * tk * headDim) { pair in
         let (b, h) = pair.quotientAndRemainder(dividingBy: heads)
         let qs = pq + b * tq * width + h * headDim, ks = pk + b * tk * width + h * headDim, vs = pv + b * tk * width + h * headDim
         let scores = pp + pair * tq * tk
-        sgemm(false, true, m: tq, n: tk, k: headDim, alpha: scale, qs, lda: width, ks, ldb: width, beta: 0, scores, ldc: tk)
+        attentionScores(qs, ks, into: scores, width: width, tq: tq, tk: tk, headDim: headDim, scale: scale, direct: direct)
         for i in 0..<tq {
             let row = scores + i * tk
             if let pb, let s = biasStrides {
@@ -65,12 +66,45 @@ public func scaledDotProductAttention(query q: Tensor, key k: Tensor, value v: T
             for e in 0..<(tq * tk) { pDropped[block + e] = scores[e] * pKeep[block + e] }
             used = UnsafePointer(pDropped + block)
         }
-        sgemm(false, false, m: tq, n: headDim, k: tk, used, lda: tk, vs, ldb: width, beta: 0,
-              po + b * tq * width + h * headDim, ldc: width)
+        attentionMix(used, vs, into: po + b * tq * width + h * headDim, width: width, tq: tq, tk: tk, headDim: headDim, direct: direct)
     }
     let plan = AttentionPlan(batch: batch, heads: heads, headDim: headDim, queryLength: tq, keyLength: tk, scale: scale,
                              biasStrides: biasStrides, probabilities: probabilities, keep: keep, dropped: dropped)
     return .result([batch, tq, width], out, .attention(plan), [q, k, v] + (bias.map { [$0] } ?? []))
+}
+
+/// Per (batch, head) pair, up to this many multiply-adds (tq·tk·head width) are done by plain loops: a decoding step's
+/// one query against a few cached keys costs BLAS more in call and packing overhead than in arithmetic.
+let directAttentionWork = 8192
+
+/// scores[i, j] = scale · q_i · k_j for one pair (rows `width` apart), by BLAS or (`direct`) by plain loops.
+@inline(__always)
+func attentionScores(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, into scores: UnsafeMutablePointer<Float>,
+                     width: Int, tq: Int, tk: Int, headDim: Int, scale: Float, direct: Bool) {
+    guard direct else {
+        return sgemm(false, true, m: tq, n: tk, k: headDim, alpha: scale, q, lda: width, k, ldb: width, beta: 0, scores, ldc: tk)
+    }
+    for i in 0..<tq {
+        let qi = q + i * width
+        for j in 0..<tk { scores[i * tk + j] = scale * rowDot(qi, k + j * width, headDim) }
+    }
+}
+
+/// out_i = Σ_j p[i, j] · v_j for one pair (out and v rows `width` apart), by BLAS or (`direct`) by plain loops.
+@inline(__always)
+func attentionMix(_ p: UnsafePointer<Float>, _ v: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                  width: Int, tq: Int, tk: Int, headDim: Int, direct: Bool) {
+    guard direct else {
+        return sgemm(false, false, m: tq, n: headDim, k: tk, p, lda: tk, v, ldb: width, beta: 0, out, ldc: width)
+    }
+    for i in 0..<tq {
+        let oi = out + i * width
+        oi.update(repeating: 0, count: headDim)
+        for j in 0..<tk {
+            let weight = p[i * tk + j], vj = v + j * width
+            for c in 0..<headDim { oi[c] += weight * vj[c] }
+        }
+    }
 }
 
 extension Gradients {

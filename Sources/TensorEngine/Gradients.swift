@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 /// Every backward rule of the engine, in one switch (the compiler rejects a primitive without one).
@@ -51,11 +52,8 @@ enum Gradients {
                 if d[1] == nil { db.deallocate() }
             }
             Parallelism.forEachChunk(n, grain: 1 << 14) { r in
-                for i in r {
-                    let (value, derivative) = geluTanhWithDerivative(a[i])
-                    da[i] += g[i] * b[i] * derivative
-                    db[i] += g[i] * value
-                }
+                let i = r.lowerBound
+                vm_gated_gelu_tanh_backward(a + i, b + i, g + i, da + i, db + i, r.count)
             }
         case .geluExact:
             let a = x[0].data

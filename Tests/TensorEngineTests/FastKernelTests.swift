@@ -1,4 +1,5 @@
 import Foundation
+import CVectorMath
 @testable import TensorEngine
 import TestSupport
 import XCTest
@@ -63,6 +64,46 @@ final class FastKernelTests: XCTestCase {
         fused.backward(seed: seed); composite.backward(seed: seed)
         assertClose(a1.grad, a2.grad!, "gated gelu da", atol: 1e-6, rtol: 1e-5)
         assertClose(b1.grad, b2.grad!, "gated gelu db", atol: 1e-6, rtol: 1e-5)
+    }
+
+    /// The per-width C kernel (whichever clone this CPU gets) against the scalar Swift loop, at lengths that leave
+    /// every vector tail and at inputs from deep in both saturated ends through zero.
+    func testVectorGatedGELUMatchesTheScalarReference() {
+        XCTAssertTrue(["avx512f", "avx2+fma", "baseline"].contains(String(cString: vm_selected_width())))
+        var rng = SeededGenerator(seed: 5)
+        for n in [0, 1, 3, 7, 8, 15, 16, 17, 33, 1000] {
+            var a = (0..<n).map { _ in 3 * rng.normal() }
+            if n > 3 { a[0] = -40; a[1] = 40; a[2] = 0 }
+            let b = (0..<n).map { _ in rng.normal() }, g = (0..<n).map { _ in rng.normal() }
+            var out = [Float](repeating: 0, count: n), da = [Float](repeating: 0.5, count: n), db = da
+            vm_gated_gelu_tanh(a, b, &out, n)
+            vm_gated_gelu_tanh_backward(a, b, g, &da, &db, n)
+            let expected = gatedGELUReference(a, b)
+            for i in 0..<n {
+                let (value, derivative) = geluTanhWithDerivative(a[i])
+                XCTAssertEqual(out[i], expected[i], accuracy: 1e-6 + 1e-5 * abs(expected[i]), "forward, n \(n), x \(a[i])")
+                XCTAssertEqual(da[i], 0.5 + g[i] * b[i] * derivative, accuracy: 1e-5, "da (accumulated), n \(n), x \(a[i])")
+                XCTAssertEqual(db[i], 0.5 + g[i] * value, accuracy: 1e-5, "db (accumulated), n \(n), x \(a[i])")
+            }
+        }
+    }
+
+    /// Attention's plain-loop pair products (small pairs) against its BLAS ones on the same strided rows.
+    func testDirectAttentionProductsMatchBLAS() {
+        var rng = SeededGenerator(seed: 8)
+        for (tq, tk, headDim) in [(1, 1, 32), (1, 4, 32), (2, 5, 7), (20, 40, 32), (3, 9, 64)] {
+            let width = headDim * 3 + 5   // another head's columns and some slack between rows
+            let q = (0..<(tq * width)).map { _ in rng.normal() }, k = (0..<(tk * width)).map { _ in rng.normal() }
+            let p = (0..<(tq * tk)).map { _ in rng.uniform() }
+            var scores = [[Float]](repeating: [Float](repeating: 0, count: tq * tk), count: 2)
+            var mixed = [[Float]](repeating: [Float](repeating: -1, count: tq * width), count: 2)
+            for (slot, direct) in [false, true].enumerated() {
+                attentionScores(q, k, into: &scores[slot], width: width, tq: tq, tk: tk, headDim: headDim, scale: 0.3, direct: direct)
+                attentionMix(p, k, into: &mixed[slot], width: width, tq: tq, tk: tk, headDim: headDim, direct: direct)
+            }
+            for (blas, direct) in zip(scores[0], scores[1]) { XCTAssertEqual(direct, blas, accuracy: 1e-5, "scores \((tq, tk, headDim))") }
+            for (blas, direct) in zip(mixed[0], mixed[1]) { XCTAssertEqual(direct, blas, accuracy: 1e-5, "mix \((tq, tk, headDim))") }
+        }
     }
 
     func testEightWideExpEqualsScalarFastExp() {
