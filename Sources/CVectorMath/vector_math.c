@@ -59,6 +59,26 @@ void vm_gated_gelu_tanh_backward(const float *restrict a, const float *restrict 
     }
 }
 
+VM_CLONES
+void vm_softmax_row(const float *x, float *y, ptrdiff_t n) {
+    // The max and the sum may be taken in any order (lanes, then across them), as the Swift reference does.
+#pragma clang fp reassociate(on)
+    float maximum = -__builtin_inff();
+    for (ptrdiff_t j = 0; j < n; j++) maximum = __builtin_fmaxf(maximum, x[j]);
+    if (maximum == -__builtin_inff()) {
+        for (ptrdiff_t j = 0; j < n; j++) y[j] = 0;
+        return;
+    }
+    float total = 0;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        float e = vm_exp(x[j] - maximum);
+        y[j] = e;
+        total += e;
+    }
+    float inverse = 1.0f / total;
+    for (ptrdiff_t j = 0; j < n; j++) y[j] *= inverse;
+}
+
 #if defined(__x86_64__) && defined(__ELF__)
 // The resolver's own order: the first clone the CPU supports.
 const char *vm_selected_width(void) {

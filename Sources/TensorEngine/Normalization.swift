@@ -1,3 +1,4 @@
+import CVectorMath
 import Foundation
 
 // Shape legend: x: [rows…, d]; every op here works on the last axis d.
@@ -88,7 +89,10 @@ extension Tensor {
 }
 
 @inline(__always)
-func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ d: Int) {
+func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ d: Int) { vm_softmax_row(x, y, d) }
+
+/// The Swift reference of `softmaxRow`'s vector kernel.
+func softmaxRowReference(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ d: Int) {
     let maximum = rowMax(x, d)
     if maximum == -.infinity { for j in 0..<d { y[j] = 0 }; return }
     let total = rowExpShifted(x, y, d, shift: maximum)

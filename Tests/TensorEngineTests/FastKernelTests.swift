@@ -88,6 +88,25 @@ final class FastKernelTests: XCTestCase {
         }
     }
 
+    /// The vector softmax row against the Swift one: every tail length, masked (−∞) entries, a fully masked row.
+    func testVectorSoftmaxRowMatchesTheReference() {
+        var rng = SeededGenerator(seed: 4)
+        for n in [1, 2, 4, 7, 16, 17, 40, 129] {
+            var x = (0..<n).map { _ in 4 * rng.normal() }
+            if n > 2 { x[1] = -.infinity }
+            var fast = [Float](repeating: 0, count: n), slow = fast
+            softmaxRow(x, &fast, n); softmaxRowReference(x, &slow, n)
+            for j in 0..<n { XCTAssertEqual(fast[j], slow[j], accuracy: 1e-7 + 1e-6 * slow[j], "n \(n), j \(j)") }
+            XCTAssertEqual(fast.reduce(0, +), 1, accuracy: 1e-5)
+            softmaxRow(x, &x, n)   // in place, as attention calls it
+            XCTAssertEqual(x, fast)
+        }
+        let masked = [Float](repeating: -.infinity, count: 9)
+        var out = [Float](repeating: 7, count: 9)
+        softmaxRow(masked, &out, 9)
+        XCTAssertEqual(out, [Float](repeating: 0, count: 9))
+    }
+
     /// Attention's plain-loop pair products (small pairs) against its BLAS ones on the same strided rows.
     func testDirectAttentionProductsMatchBLAS() {
         var rng = SeededGenerator(seed: 8)
