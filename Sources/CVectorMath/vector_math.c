@@ -36,6 +36,33 @@ static inline float vm_tanh(float x) {
     return x < 0 ? -magnitude : magnitude;
 }
 
+// vm_exp on 16 lanes with Clang's vector types, so it is vector code whatever the loop around it (each clone
+// lowers it to its own width).
+typedef float v16f __attribute__((ext_vector_type(16)));
+typedef int32_t v16i __attribute__((ext_vector_type(16)));
+
+static inline __attribute__((always_inline)) void vm_exp16(const float *in, float shift, float *out) {
+    v16f x;
+    __builtin_memcpy(&x, in, sizeof x);
+    x -= shift;
+    const float magic = 12582912.0f, log2e = 1.44269504f, ln2_high = 0.693145751953125f, ln2_low = 1.428606765330187045e-06f;
+    v16f clamped = __builtin_elementwise_min(__builtin_elementwise_max(x, (v16f)-87.3f), (v16f)88.3f);
+    v16f shifted = clamped * log2e + magic;
+    v16f n = shifted - magic;
+    v16f r = clamped - n * ln2_high - n * ln2_low;
+    v16f p = 1.3888889e-3f;
+    p = p * r + 8.3333333e-3f;
+    p = p * r + 4.1666666e-2f;
+    p = p * r + 1.6666667e-1f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    v16i k = (v16i)shifted - (v16i)(v16f)magic;
+    v16i half = k >> 1;
+    v16f result = p * (v16f)((half + 127) << 23) * (v16f)((k - half + 127) << 23);
+    __builtin_memcpy(out, &result, sizeof result);
+}
+
 static const float sqrt2_over_pi = 0.7978845608028654f, gelu_cubic = 0.044715f;
 
 VM_CLONES
@@ -61,22 +88,47 @@ void vm_gated_gelu_tanh_backward(const float *restrict a, const float *restrict 
 
 VM_CLONES
 void vm_softmax_row(const float *x, float *y, ptrdiff_t n) {
-    // The max and the sum may be taken in any order (lanes, then across them), as the Swift reference does.
-#pragma clang fp reassociate(on)
-    float maximum = -__builtin_inff();
-    for (ptrdiff_t j = 0; j < n; j++) maximum = __builtin_fmaxf(maximum, x[j]);
-    if (maximum == -__builtin_inff()) {
-        for (ptrdiff_t j = 0; j < n; j++) y[j] = 0;
+    // In blocks of 16 lanes, the short tail padded into one more block (−∞ for the max, 0 for the sum): attention
+    // rows are often only 1–40 long, and scalar remainder loops were most of their cost. The max and the sum are
+    // taken lane-wise, then across lanes, as the Swift reference does.
+    const float negative_infinity = -__builtin_inff();
+    ptrdiff_t whole = n / 16 * 16, rest = n - whole;
+    float tail[16];
+    for (int k = 0; k < 16; k++) tail[k] = k < rest ? x[whole + k] : negative_infinity;
+    v16f block, lanes;
+    __builtin_memcpy(&lanes, tail, sizeof lanes);
+    for (ptrdiff_t j = 0; j < whole; j += 16) {
+        __builtin_memcpy(&block, x + j, sizeof block);
+        lanes = __builtin_elementwise_max(lanes, block);
+    }
+    float maximum = __builtin_reduce_max(lanes);
+    if (maximum == negative_infinity) {
+        for (ptrdiff_t i = 0; i < n; i++) y[i] = 0;
         return;
     }
-    float total = 0;
-    for (ptrdiff_t j = 0; j < n; j++) {
-        float e = vm_exp(x[j] - maximum);
-        y[j] = e;
-        total += e;
+    v16f sums = 0;
+    for (ptrdiff_t j = 0; j < whole; j += 16) {
+        vm_exp16(x + j, maximum, y + j);
+        __builtin_memcpy(&block, y + j, sizeof block);
+        sums += block;
     }
-    float inverse = 1.0f / total;
-    for (ptrdiff_t j = 0; j < n; j++) y[j] *= inverse;
+    if (rest > 0) {
+        vm_exp16(tail, maximum, tail);
+        for (int k = (int)rest; k < 16; k++) tail[k] = 0;   // the padding's exp(−87.3) must not enter the sum
+        __builtin_memcpy(&block, tail, sizeof block);
+        sums += block;
+    }
+    float parts[16];
+    __builtin_memcpy(parts, &sums, sizeof parts);
+    for (int width = 8; width > 0; width /= 2)
+        for (int k = 0; k < width; k++) parts[k] += parts[k + width];
+    float inverse = 1.0f / parts[0];
+    for (ptrdiff_t j = 0; j < whole; j += 16) {
+        __builtin_memcpy(&block, y + j, sizeof block);
+        block *= inverse;
+        __builtin_memcpy(y + j, &block, sizeof block);
+    }
+    for (ptrdiff_t k = 0; k < rest; k++) y[whole + k] = tail[k] * inverse;
 }
 
 #if defined(__x86_64__) && defined(__ELF__)
