@@ -4,7 +4,7 @@
 //   runtime:      BLASRuntime (OpenBLAS kernel selection at start-up) -> CBLAS
 //   foundation:   MSCCore (version, errors, shared small configs)
 //   formats:      SafeTensors (file format only, no tensor math)
-//   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> CBLAS, CVectorMath, SafeTensors
+//   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> BLASRuntime, CBLAS, CVectorMath, SafeTensors
 //   models:       Models (attention, T5 blocks, SASRec, MSCGRec and its config) -> TensorEngine
 //   data/codes:   Catalog, Datasets, ItemCodes (prefix tree, codes files, collision level: what serving needs),
 //                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics)
@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
         .target(name: "SafeTensors", dependencies: ["MSCCore"]),
         .target(name: "CVectorMath"),
-        .target(name: "TensorEngine", dependencies: ["CBLAS", "CVectorMath", "SafeTensors"]),
+        .target(name: "TensorEngine", dependencies: ["BLASRuntime", "CBLAS", "CVectorMath", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
         .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport"]),
         .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),

@@ -131,6 +131,88 @@ void vm_softmax_row(const float *x, float *y, ptrdiff_t n) {
     for (ptrdiff_t k = 0; k < rest; k++) y[whole + k] = tail[k] * inverse;
 }
 
+// One block of `rows` rows × 16 columns of C, its accumulators in registers for the whole of k.
+static inline __attribute__((always_inline)) void gemm_block(const int rows, const float *a, ptrdiff_t lda,
+                                                              const float *b, ptrdiff_t ldb, ptrdiff_t k,
+                                                              float *c, ptrdiff_t ldc, int accumulate) {
+    v16f acc[16];
+    for (int i = 0; i < rows; i++) {
+        if (accumulate) __builtin_memcpy(&acc[i], c + i * ldc, sizeof(v16f));
+        else acc[i] = 0;
+    }
+    for (ptrdiff_t p = 0; p < k; p++) {
+        v16f w;
+        __builtin_memcpy(&w, b + p * ldb, sizeof w);
+        for (int i = 0; i < rows; i++) acc[i] += a[i * lda + p] * w;
+    }
+    for (int i = 0; i < rows; i++) __builtin_memcpy(c + i * ldc, &acc[i], sizeof(v16f));
+}
+
+// Every 16-column panel: blocks of `rows` rows (as many as the registers hold), then the remainder in halving blocks.
+// A panel that several blocks read is first copied to a contiguous buffer: read in place, its rows are ldb apart,
+// and for wide B (ldb·4 a multiple of 2 KiB) they fall into so few L1 sets that they evict each other.
+#define GEMM_PANEL_MAX_K 1024
+#define GEMM_BLOCK(r) gemm_block((r), a + i * lda, lda, bp, ldbp, k, c + i * ldc + j, ldc, accumulate)
+#define GEMM_BODY(rows)                                                                                           \
+    float panel[GEMM_PANEL_MAX_K * 16] __attribute__((aligned(64)));                                             \
+    int copy = m > (rows) && k <= GEMM_PANEL_MAX_K;                                                               \
+    for (ptrdiff_t j = 0; j < n; j += 16) {                                                                       \
+        const float *bp = b + j;                                                                                  \
+        ptrdiff_t ldbp = ldb;                                                                                     \
+        if (copy) {                                                                                               \
+            for (ptrdiff_t p = 0; p < k; p++) __builtin_memcpy(panel + p * 16, b + p * ldb + j, 16 * sizeof(float)); \
+            bp = panel; ldbp = 16;                                                                                \
+        }                                                                                                         \
+        ptrdiff_t i = 0;                                                                                          \
+        for (; i + (rows) <= m; i += (rows)) GEMM_BLOCK(rows);                                                    \
+        if ((rows) > 8 && m - i >= 8) { GEMM_BLOCK(8); i += 8; }                                                  \
+        if ((rows) > 4 && m - i >= 4) { GEMM_BLOCK(4); i += 4; }                                                  \
+        if ((rows) > 2 && m - i >= 2) { GEMM_BLOCK(2); i += 2; }                                                  \
+        if ((rows) > 1 && m - i >= 1) { GEMM_BLOCK(1); i += 1; }                                                  \
+    }
+
+typedef void (*gemm_rows_fn)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, const float *, ptrdiff_t, float *, ptrdiff_t, int);
+
+// Rows per block by register file: 32 zmm (12 accumulators), 16 ymm (6 accumulators of two halves), 16 xmm (2 of four).
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static void gemm_rows_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
+                             ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) { GEMM_BODY(12) }
+__attribute__((target("avx2,fma")))
+static void gemm_rows_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
+                           ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) { GEMM_BODY(6) }
+#endif
+static void gemm_rows_baseline(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
+                               ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) { GEMM_BODY(2) }
+
+static gemm_rows_fn select_gemm_rows(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return gemm_rows_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_rows_avx2;
+#endif
+    return gemm_rows_baseline;
+}
+
+int vm_sgemm_rows_at(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
+                     ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (level == 2 && __builtin_cpu_supports("avx512f")) { gemm_rows_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate); return 1; }
+    if (level == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { gemm_rows_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate); return 1; }
+#endif
+    if (level == 0) { gemm_rows_baseline(m, n, k, a, lda, b, ldb, c, ldc, accumulate); return 1; }
+    return 0;
+}
+
+void vm_sgemm_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                   float *c, ptrdiff_t ldc, int accumulate) {
+    static gemm_rows_fn chosen;   // a benign race: every thread computes the same pointer
+    gemm_rows_fn f = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (!f) { f = select_gemm_rows(); __atomic_store_n(&chosen, f, __ATOMIC_RELAXED); }
+    f(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
 #if defined(__x86_64__) && defined(__ELF__)
 // The resolver's own order: the first clone the CPU supports.
 const char *vm_selected_width(void) {

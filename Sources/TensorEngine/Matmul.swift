@@ -1,4 +1,7 @@
+import BLASRuntime
 import CBLAS
+import CVectorMath
+import Foundation
 
 // Shape legend: a: [batch…, m, k] ([batch…, k, m] when transposeA); b: [batch…, k, n] ([…, n, k] when
 // transposeB) or a 2-D [k, n] shared by every batch entry; out: [batch…, m, n].
@@ -18,13 +21,34 @@ struct MatmulPlan {
     var ldb: Int { transposeB ? k : n }
 }
 
-/// C = alpha·op(A)·op(B) + beta·C for row-major matrices.
+/// C = alpha·op(A)·op(B) + beta·C for row-major matrices. Plain products (no transposes, alpha 1, beta 0 or 1, n a
+/// multiple of 16) go to the row kernel when `RowKernel.enabled`.
 @inline(__always)
 func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
            beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if RowKernel.enabled && !transA && !transB && alpha == 1 && (beta == 0 || beta == 1) && n % 16 == 0 {
+        return vm_sgemm_rows(m, n, k, a, lda, b, ldb, c, ldc, beta == 1 ? 1 : 0)
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// CVectorMath's AVX-512 row kernel for plain products, used when OpenBLAS's loaded kernels are not AVX-512 ones
+/// (this workplace pins OpenBLAS to Haswell on AVX-512 CPUs): on Beauty's shapes it ran 1.8–2× OpenBLAS's Haswell
+/// kernels and level with its own AVX-512 ones (`mscgrec-bench gemm`), which are therefore kept.
+/// `MSCGREC_ROW_KERNEL=0` or `=1` overrides the choice (benchmarks measure both in one run).
+public enum RowKernel {
+    public static let enabled: Bool = {
+        if let forced = ProcessInfo.processInfo.environment["MSCGREC_ROW_KERNEL"] { return forced == "1" && cpuHasIt }
+        return cpuHasIt && KernelCore.tier(ofReported: KernelSelection.loadedCore) < 3
+    }()
+    static var cpuHasIt: Bool { String(cString: vm_selected_width()) == "avx512f" }
+    /// For benchmark headers: whether it serves plain products, and why.
+    public static var description: String {
+        guard cpuHasIt else { return "row kernel off (no AVX-512)" }
+        return enabled ? "row kernel on (AVX-512; OpenBLAS core \(KernelSelection.loadedCore))" : "row kernel off (OpenBLAS core \(KernelSelection.loadedCore))"
+    }
 }
 
 /// Reference kernel: the textbook triple loop, kept to test `sgemm` and the plan's strides against.

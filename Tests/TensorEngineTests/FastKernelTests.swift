@@ -88,6 +88,39 @@ final class FastKernelTests: XCTestCase {
         }
     }
 
+    /// Every width of the row kernel this CPU has against the textbook loop: row counts around each block size, k
+    /// past the panel buffer (read in place then), strided rows, overwrite and accumulate.
+    func testRowKernelMatchesTheTextbookProductAtEveryWidth() {
+        var rng = SeededGenerator(seed: 12)
+        var ran = 0
+        for level in [2, 1, 0] {
+            for (m, n, k) in [(0, 16, 8), (1, 16, 1), (3, 32, 7), (5, 48, 0), (12, 16, 33), (13, 32, 128), (20, 128, 128),
+                              (25, 16, 1030), (40, 64, 9)] {
+                let (lda, ldb, ldc) = (k + 3, n + 16, n + 5)
+                let a = (0..<(max(1, m) * lda)).map { _ in rng.normal() }, b = (0..<(max(1, k) * ldb)).map { _ in rng.normal() }
+                let start = (0..<(max(1, m) * ldc)).map { _ in rng.normal() }
+                var expected = start
+                for i in 0..<m { for j in 0..<n {
+                    var sum: Float = 0
+                    for p in 0..<k { sum += a[i * lda + p] * b[p * ldb + j] }
+                    expected[i * ldc + j] = sum
+                } }
+                for accumulate in [0, 1] {
+                    var c = start
+                    guard vm_sgemm_rows_at(Int32(level), m, n, k, a, lda, b, ldb, &c, ldc, Int32(accumulate)) == 1 else { continue }
+                    ran += 1
+                    for i in 0..<max(1, m) { for j in 0..<ldc {
+                        let inProduct = i < m && j < n
+                        let want = inProduct ? expected[i * ldc + j] + (accumulate == 1 ? start[i * ldc + j] : 0) : start[i * ldc + j]
+                        XCTAssertEqual(c[i * ldc + j], want, accuracy: 1e-4 * Float(max(1, k)).squareRoot(),
+                                       "level \(level), \((m, n, k)), accumulate \(accumulate), (\(i), \(j))")
+                    } }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(ran, 18, "the baseline width runs everywhere")
+    }
+
     /// The vector softmax row against the Swift one: every tail length, masked (−∞) entries, a fully masked row.
     func testVectorSoftmaxRowMatchesTheReference() {
         var rng = SeededGenerator(seed: 4)
