@@ -11,6 +11,9 @@ public final class RecommendationServerApp: @unchecked Sendable {
     public let http: HTTPServer
     let logger: Logger
 
+    /// Whether the engine's own AVX-512 row kernel serves the plain products (for the start-up line).
+    public static var rowKernelDescription: String { RowKernel.description }
+
     public init(settings: ServerSettings, logger: Logger) throws {
         // The workers are the parallelism: BLAS inside each search stays on one thread.
         Parallelism.setBLASThreads(1)

@@ -37,7 +37,7 @@ struct BeamBench: ParsableCommand {
     func run() throws {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
-        print(KernelSelection.summaryLine)
+        print(KernelSelection.summaryLine + "; " + RowKernel.description)
         let model: MSCGRec, config: MSCGRecConfig, items: ItemTokens, tree: PrefixTree, source: String
         var histories: [[Int32]]
         if let bundle {

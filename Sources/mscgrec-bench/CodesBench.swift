@@ -22,7 +22,7 @@ struct CodesBench: ParsableCommand {
 
     func run() throws {
         print("threads: \(ProcessInfo.processInfo.activeProcessorCount)")
-        print(KernelSelection.summaryLine)   // every figure names the CPU and kernels it was measured with
+        print(KernelSelection.summaryLine + "; " + RowKernel.description)   // every figure names the CPU and kernels it was measured with
         let text = try NpyFile.readMatrix((beauty as NSString).appendingPathComponent("Beauty.text-mpnet.npy"))
         kernelComparison(text)
         let textFigures = try quantize(text, label: "Beauty text (\(text.rows)×\(text.columns))")

@@ -24,8 +24,8 @@ struct EngineBench: ParsableCommand {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
         print("threads: \(threads)")
-        print(KernelSelection.summaryLine)   // every figure names the CPU and kernels it was measured with
-        print(String(format: "sgemm 1024³: %.1f GFLOP/s", sgemmGFlops()))
+        print(KernelSelection.summaryLine + "; " + RowKernel.description)   // every figure names the CPU and kernels it was measured with
+        print(String(format: "matmul 1024³: %.1f GFLOP/s", sgemmGFlops()))
         print("shape (B,T,D,H×K,F)        ours fwd  ours bwd  ours tot | torch tot | ratio ours/torch")
         for s in Self.shapes {
             let ours = timeOurs(s)

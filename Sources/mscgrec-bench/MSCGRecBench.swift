@@ -30,7 +30,7 @@ struct MSCGRecBench: ParsableCommand {
     func run() throws {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = blasThreads ? 1 : threads
-        print(KernelSelection.summaryLine)
+        print(KernelSelection.summaryLine + "; " + RowKernel.description)
         let workURL = URL(fileURLWithPath: work)
         let data = try preparedWorkDirectory(work, from: dataset, name: name)
         var runConfig = MSCGRecRunConfig()

@@ -23,7 +23,7 @@ struct SASRecBench: ParsableCommand {
     func run() throws {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
-        print(KernelSelection.summaryLine)   // every figure names the CPU and kernels it was measured with
+        print(KernelSelection.summaryLine + "; " + RowKernel.description)   // every figure names the CPU and kernels it was measured with
         let data = try preparedWorkDirectory(work, from: dataset, name: name)
         guard let lossKind = SASRecConfig.Loss(rawValue: loss) else { throw ValidationError("--loss must be ce or bce") }
         let config = SASRecConfig(items: data.itemCount, maxLength: 20, loss: lossKind)

@@ -33,7 +33,7 @@ struct Server: AsyncParsableCommand {
         do {
             var command = try parseAsRoot()
             if let server = command as? Server {
-                FileHandle.standardError.write(Data("mscgrec-server \(MSCGRecVersion.string): \(KernelSelection.summaryLine)\n".utf8))
+                FileHandle.standardError.write(Data("mscgrec-server \(MSCGRecVersion.string): \(KernelSelection.summaryLine); \(RecommendationServerApp.rowKernelDescription)\n".utf8))
                 try await server.serve()
             } else {
                 try command.run()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BLASRuntime
 import Foundation
+import TensorEngine
 import MSCCore
 
 /// Prints the build, the CPU and the BLAS kernels in use (and why): the first thing to look at on a new machine.
@@ -38,7 +39,7 @@ struct EnvironmentCommand: ParsableCommand {
                   + rows.map { "\($0.key) \($0.value > 0 ? String(format: "%.0f GFLOP/s", $0.value) : "failed")" }.joined(separator: ", "))
         }
         print("blas threads: \(KernelSelection.blasThreads)")
-        print(KernelSelection.summaryLine)
+        print(KernelSelection.summaryLine + "; " + RowKernel.description)
     }
 
     private func shellQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }

@@ -1,0 +1,54 @@
+import ArgumentParser
+import BLASRuntime
+import CBLAS
+import CVectorMath
+import Foundation
+import TensorEngine
+
+/// Plain products C = A·B at the model's shapes: OpenBLAS's loaded kernels against CVectorMath's row kernel, one
+/// thread, in one run. Times are the thread's CPU time, so other jobs on the machine disturb them little.
+struct GemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gemm",
+        abstract: "Plain sgemm at the model's shapes: OpenBLAS vs the row kernel (GFLOP/s, one thread).")
+
+    @Option(help: "Seconds of work per side and shape.") var seconds = 0.5
+
+    /// (rows, k, n): a decoding step's rows and an encoder batch against the default model's projections.
+    static let shapes = [(1, 128, 128), (20, 128, 128), (20, 128, 512), (20, 512, 128), (40, 128, 512), (64, 128, 512),
+                         (256, 128, 512), (1280, 128, 512), (1280, 512, 128), (1024, 1024, 1024)]
+
+    func run() throws {
+        Parallelism.setBLASThreads(1)
+        print(KernelSelection.summaryLine + "; " + RowKernel.description)
+        print("  m     k     n | OpenBLAS GFLOP/s | row kernel GFLOP/s | ratio")
+        for (m, k, n) in Self.shapes {
+            var rng = SeededGenerator(seed: 3)
+            let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }
+            var c = [Float](repeating: 0, count: m * n)
+            let flops = 2 * Double(m) * Double(n) * Double(k)
+            let blas = rate(flops) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, &c, Int32(n))
+            }
+            let rows = rate(flops) { vm_sgemm_rows(m, n, k, a, k, b, n, &c, n, 0) }
+            print(String(format: "%5d %5d %5d | %16.1f | %18.1f | %.2f", m, k, n, blas, rows, rows / blas))
+        }
+    }
+
+    /// GFLOP/s of `body` over about `seconds` of this thread's CPU time, after one warm-up call.
+    private func rate(_ flops: Double, _ body: () -> Void) -> Double {
+        body()
+        var calls = 0
+        let start = threadCPUSeconds()
+        while threadCPUSeconds() - start < seconds {
+            for _ in 0..<8 { body() }
+            calls += 8
+        }
+        return flops * Double(calls) / (threadCPUSeconds() - start) / 1e9
+    }
+
+    private func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+}
