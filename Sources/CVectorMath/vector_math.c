@@ -1,5 +1,6 @@
 #include "CVectorMath.h"
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__ELF__)
@@ -131,8 +132,9 @@ void vm_softmax_row(const float *x, float *y, ptrdiff_t n) {
     for (ptrdiff_t k = 0; k < rest; k++) y[whole + k] = tail[k] * inverse;
 }
 
-// One block of `rows` rows × 16 columns of C, its accumulators in registers for the whole of k.
-static inline __attribute__((always_inline)) void gemm_block(const int rows, const float *a, ptrdiff_t lda,
+// One block of `rows` rows × 16 columns of C, its accumulators in registers for the whole of k. A's element (i, p)
+// is a[i·sa + p·sp] (sa = lda, sp = 1 plain; sa = 1, sp = lda transposed); the panel's row p is b[p·ldb …+16].
+static inline __attribute__((always_inline)) void gemm_block(const int rows, const float *a, ptrdiff_t sa, ptrdiff_t sp,
                                                               const float *b, ptrdiff_t ldb, ptrdiff_t k,
                                                               float *c, ptrdiff_t ldc, int accumulate) {
     v16f acc[16];
@@ -143,24 +145,38 @@ static inline __attribute__((always_inline)) void gemm_block(const int rows, con
     for (ptrdiff_t p = 0; p < k; p++) {
         v16f w;
         __builtin_memcpy(&w, b + p * ldb, sizeof w);
-        for (int i = 0; i < rows; i++) acc[i] += a[i * lda + p] * w;
+        for (int i = 0; i < rows; i++) acc[i] += a[i * sa + p * sp] * w;
     }
     for (int i = 0; i < rows; i++) __builtin_memcpy(c + i * ldc, &acc[i], sizeof(v16f));
 }
 
 // Every 16-column panel: blocks of `rows` rows (as many as the registers hold), then the remainder in halving blocks.
-// A panel that several blocks read is first copied to a contiguous buffer: read in place, its rows are ldb apart,
-// and for wide B (ldb·4 a multiple of 2 KiB) they fall into so few L1 sets that they evict each other.
-#define GEMM_PANEL_MAX_K 1024
-#define GEMM_BLOCK(r) gemm_block((r), a + i * lda, lda, bp, ldbp, k, c + i * ldc + j, ldc, accumulate)
+// The panel is first copied to a contiguous buffer when B is transposed (its 16 columns are then rows of B) or when
+// several blocks read it: read in place, its rows are ldb apart, and for wide B (ldb·4 a multiple of 2 KiB) they
+// fall into so few L1 sets that they evict each other.
+#define GEMM_STACK_K 1024
+#define GEMM_BLOCK(r) gemm_block((r), a + i * sa, sa, sp, bp, ldbp, k, c + i * ldc + j, ldc, accumulate)
 #define GEMM_BODY(rows)                                                                                           \
-    float panel[GEMM_PANEL_MAX_K * 16] __attribute__((aligned(64)));                                             \
-    int copy = m > (rows) && k <= GEMM_PANEL_MAX_K;                                                               \
+    float stack_panel[GEMM_STACK_K * 16] __attribute__((aligned(64)));                                           \
+    const ptrdiff_t sa = trans_a ? 1 : lda, sp = trans_a ? lda : 1;                                               \
+    int copy = trans_b || m > (rows);                                                                             \
+    float *panel = stack_panel, *heap = NULL;                                                                     \
+    if (copy && k > GEMM_STACK_K) {                                                                               \
+        heap = malloc((size_t)k * 16 * sizeof(float));                                                            \
+        if (heap) panel = heap;                                                                                   \
+        else if (trans_b) abort();   /* no memory for 16·k floats: nothing sensible is left to do */             \
+        else copy = 0;                                                                                            \
+    }                                                                                                             \
     for (ptrdiff_t j = 0; j < n; j += 16) {                                                                       \
         const float *bp = b + j;                                                                                  \
         ptrdiff_t ldbp = ldb;                                                                                     \
         if (copy) {                                                                                               \
-            for (ptrdiff_t p = 0; p < k; p++) __builtin_memcpy(panel + p * 16, b + p * ldb + j, 16 * sizeof(float)); \
+            if (trans_b) {                                                                                        \
+                for (int q = 0; q < 16; q++)                                                                      \
+                    for (ptrdiff_t p = 0; p < k; p++) panel[p * 16 + q] = b[(j + q) * ldb + p];                   \
+            } else {                                                                                              \
+                for (ptrdiff_t p = 0; p < k; p++) __builtin_memcpy(panel + p * 16, b + p * ldb + j, 16 * sizeof(float)); \
+            }                                                                                                     \
             bp = panel; ldbp = 16;                                                                                \
         }                                                                                                         \
         ptrdiff_t i = 0;                                                                                          \
@@ -169,21 +185,19 @@ static inline __attribute__((always_inline)) void gemm_block(const int rows, con
         if ((rows) > 4 && m - i >= 4) { GEMM_BLOCK(4); i += 4; }                                                  \
         if ((rows) > 2 && m - i >= 2) { GEMM_BLOCK(2); i += 2; }                                                  \
         if ((rows) > 1 && m - i >= 1) { GEMM_BLOCK(1); i += 1; }                                                  \
-    }
+    }                                                                                                             \
+    free(heap);
 
-typedef void (*gemm_rows_fn)(ptrdiff_t, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, const float *, ptrdiff_t, float *, ptrdiff_t, int);
+#define GEMM_PARAMETERS int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, \
+                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate
+typedef void (*gemm_rows_fn)(GEMM_PARAMETERS);
 
 // Rows per block by register file: 32 zmm (12 accumulators), 16 ymm (6 accumulators of two halves), 16 xmm (2 of four).
 #if defined(__x86_64__)
-__attribute__((target("avx512f")))
-static void gemm_rows_avx512(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
-                             ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) { GEMM_BODY(12) }
-__attribute__((target("avx2,fma")))
-static void gemm_rows_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
-                           ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) { GEMM_BODY(6) }
+__attribute__((target("avx512f"))) static void gemm_rows_avx512(GEMM_PARAMETERS) { GEMM_BODY(12) }
+__attribute__((target("avx2,fma"))) static void gemm_rows_avx2(GEMM_PARAMETERS) { GEMM_BODY(6) }
 #endif
-static void gemm_rows_baseline(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
-                               ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) { GEMM_BODY(2) }
+static void gemm_rows_baseline(GEMM_PARAMETERS) { GEMM_BODY(2) }
 
 static gemm_rows_fn select_gemm_rows(void) {
 #if defined(__x86_64__)
@@ -194,23 +208,23 @@ static gemm_rows_fn select_gemm_rows(void) {
     return gemm_rows_baseline;
 }
 
-int vm_sgemm_rows_at(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
-                     ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+#define GEMM_ARGUMENTS trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate
+
+int vm_sgemm_rows_at(int level, GEMM_PARAMETERS) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (level == 2 && __builtin_cpu_supports("avx512f")) { gemm_rows_avx512(m, n, k, a, lda, b, ldb, c, ldc, accumulate); return 1; }
-    if (level == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { gemm_rows_avx2(m, n, k, a, lda, b, ldb, c, ldc, accumulate); return 1; }
+    if (level == 2 && __builtin_cpu_supports("avx512f")) { gemm_rows_avx512(GEMM_ARGUMENTS); return 1; }
+    if (level == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { gemm_rows_avx2(GEMM_ARGUMENTS); return 1; }
 #endif
-    if (level == 0) { gemm_rows_baseline(m, n, k, a, lda, b, ldb, c, ldc, accumulate); return 1; }
+    if (level == 0) { gemm_rows_baseline(GEMM_ARGUMENTS); return 1; }
     return 0;
 }
 
-void vm_sgemm_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
-                   float *c, ptrdiff_t ldc, int accumulate) {
+void vm_sgemm_rows(GEMM_PARAMETERS) {
     static gemm_rows_fn chosen;   // a benign race: every thread computes the same pointer
     gemm_rows_fn f = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
     if (!f) { f = select_gemm_rows(); __atomic_store_n(&chosen, f, __ATOMIC_RELAXED); }
-    f(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    f(GEMM_ARGUMENTS);
 }
 
 #if defined(__x86_64__) && defined(__ELF__)

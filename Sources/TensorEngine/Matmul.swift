@@ -21,20 +21,20 @@ struct MatmulPlan {
     var ldb: Int { transposeB ? k : n }
 }
 
-/// C = alpha·op(A)·op(B) + beta·C for row-major matrices. Plain products (no transposes, alpha 1, beta 0 or 1, n a
-/// multiple of 16) go to the row kernel when `RowKernel.enabled`.
+/// C = alpha·op(A)·op(B) + beta·C for row-major matrices. Products with alpha 1, beta 0 or 1 and n a multiple of 16
+/// go to the row kernel when `RowKernel.enabled`.
 @inline(__always)
 func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
            beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if RowKernel.enabled && !transA && !transB && alpha == 1 && (beta == 0 || beta == 1) && n % 16 == 0 {
-        return vm_sgemm_rows(m, n, k, a, lda, b, ldb, c, ldc, beta == 1 ? 1 : 0)
+    if RowKernel.enabled && alpha == 1 && (beta == 0 || beta == 1) && n % 16 == 0 {
+        return vm_sgemm_rows(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, c, ldc, beta == 1 ? 1 : 0)
     }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// CVectorMath's AVX-512 row kernel for plain products, used when OpenBLAS's loaded kernels are not AVX-512 ones
+/// CVectorMath's AVX-512 row kernel for matrix products, used when OpenBLAS's loaded kernels are not AVX-512 ones
 /// (this workplace pins OpenBLAS to Haswell on AVX-512 CPUs): on Beauty's shapes it ran 1.8–2× OpenBLAS's Haswell
 /// kernels and level with its own AVX-512 ones (`mscgrec-bench gemm`), which are therefore kept.
 /// `MSCGREC_ROW_KERNEL=0` or `=1` overrides the choice (benchmarks measure both in one run).

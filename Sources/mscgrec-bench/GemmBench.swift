@@ -5,32 +5,38 @@ import CVectorMath
 import Foundation
 import TensorEngine
 
-/// Plain products C = A·B at the model's shapes: OpenBLAS's loaded kernels against CVectorMath's row kernel, one
+/// Matrix products at the model's shapes: OpenBLAS's loaded kernels against CVectorMath's row kernel, one
 /// thread, in one run. Times are the thread's CPU time, so other jobs on the machine disturb them little.
 struct GemmBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gemm",
-        abstract: "Plain sgemm at the model's shapes: OpenBLAS vs the row kernel (GFLOP/s, one thread).")
+        abstract: "sgemm at the model's shapes: OpenBLAS vs the row kernel (GFLOP/s, one thread).")
 
     @Option(help: "Seconds of work per side and shape.") var seconds = 0.5
 
-    /// (rows, k, n): a decoding step's rows and an encoder batch against the default model's projections.
-    static let shapes = [(1, 128, 128), (20, 128, 128), (20, 128, 512), (20, 512, 128), (40, 128, 512), (64, 128, 512),
-                         (256, 128, 512), (1280, 128, 512), (1280, 512, 128), (1024, 1024, 1024)]
+    /// (A transposed, B transposed, m, k, n): decoding steps' rows and encoder batches against the default model's
+    /// projections (plain), then a training batch's input gradient (B transposed) and weight gradient (A transposed).
+    static let shapes = [(false, false, 1, 128, 128), (false, false, 20, 128, 128), (false, false, 20, 128, 512),
+                         (false, false, 20, 512, 128), (false, false, 40, 128, 512), (false, false, 64, 128, 512),
+                         (false, false, 256, 128, 512), (false, false, 1280, 128, 512), (false, false, 1280, 512, 128),
+                         (false, false, 1024, 1024, 1024), (false, true, 4096, 512, 128), (true, false, 128, 4096, 512)]
 
     func run() throws {
         Parallelism.setBLASThreads(1)
         print(KernelSelection.summaryLine + "; " + RowKernel.description)
-        print("  m     k     n | OpenBLAS GFLOP/s | row kernel GFLOP/s | ratio")
-        for (m, k, n) in Self.shapes {
+        print("op    m     k     n | OpenBLAS GFLOP/s | row kernel GFLOP/s | ratio")
+        for (transA, transB, m, k, n) in Self.shapes {
             var rng = SeededGenerator(seed: 3)
             let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }
+            let (lda, ldb) = (transA ? m : k, transB ? k : n)
             var c = [Float](repeating: 0, count: m * n)
             let flops = 2 * Double(m) * Double(n) * Double(k)
             let blas = rate(flops) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, &c, Int32(n))
+                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), 0, &c, Int32(n))
             }
-            let rows = rate(flops) { vm_sgemm_rows(m, n, k, a, k, b, n, &c, n, 0) }
-            print(String(format: "%5d %5d %5d | %16.1f | %18.1f | %.2f", m, k, n, blas, rows, rows / blas))
+            let rows = rate(flops) { vm_sgemm_rows(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, &c, n, 0) }
+            let op = (transA ? "T" : "N") + (transB ? "T" : "N")
+            print(String(format: "%@ %5d %5d %5d | %16.1f | %18.1f | %.2f", op, m, k, n, blas, rows, rows / blas))
         }
     }
 

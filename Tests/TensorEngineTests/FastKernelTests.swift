@@ -88,37 +88,40 @@ final class FastKernelTests: XCTestCase {
         }
     }
 
-    /// Every width of the row kernel this CPU has against the textbook loop: row counts around each block size, k
-    /// past the panel buffer (read in place then), strided rows, overwrite and accumulate.
+    /// Every width of the row kernel this CPU has against the textbook loop, all four transpose cases: row counts
+    /// around each block size, k past the stack panel (a heap one then), strided rows, overwrite and accumulate.
     func testRowKernelMatchesTheTextbookProductAtEveryWidth() {
         var rng = SeededGenerator(seed: 12)
         var ran = 0
         for level in [2, 1, 0] {
             for (m, n, k) in [(0, 16, 8), (1, 16, 1), (3, 32, 7), (5, 48, 0), (12, 16, 33), (13, 32, 128), (20, 128, 128),
                               (25, 16, 1030), (40, 64, 9)] {
-                let (lda, ldb, ldc) = (k + 3, n + 16, n + 5)
-                let a = (0..<(max(1, m) * lda)).map { _ in rng.normal() }, b = (0..<(max(1, k) * ldb)).map { _ in rng.normal() }
-                let start = (0..<(max(1, m) * ldc)).map { _ in rng.normal() }
-                var expected = start
-                for i in 0..<m { for j in 0..<n {
-                    var sum: Float = 0
-                    for p in 0..<k { sum += a[i * lda + p] * b[p * ldb + j] }
-                    expected[i * ldc + j] = sum
-                } }
-                for accumulate in [0, 1] {
-                    var c = start
-                    guard vm_sgemm_rows_at(Int32(level), m, n, k, a, lda, b, ldb, &c, ldc, Int32(accumulate)) == 1 else { continue }
-                    ran += 1
-                    for i in 0..<max(1, m) { for j in 0..<ldc {
-                        let inProduct = i < m && j < n
-                        let want = inProduct ? expected[i * ldc + j] + (accumulate == 1 ? start[i * ldc + j] : 0) : start[i * ldc + j]
-                        XCTAssertEqual(c[i * ldc + j], want, accuracy: 1e-4 * Float(max(1, k)).squareRoot(),
-                                       "level \(level), \((m, n, k)), accumulate \(accumulate), (\(i), \(j))")
-                    } }
+                for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                    // Row lengths with slack: A is [m, k] or [k, m], B [k, n] or [n, k].
+                    let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 5, ldc = n + 5
+                    let a = (0..<((transA ? k : m) * lda + 1)).map { _ in rng.normal() }
+                    let b = (0..<((transB ? n : k) * ldb + 1)).map { _ in rng.normal() }
+                    let start = (0..<(max(1, m) * ldc)).map { _ in rng.normal() }
+                    var product = [Float](repeating: 0, count: m * n)
+                    for i in 0..<m { for j in 0..<n { for p in 0..<k {
+                        product[i * n + j] += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j])
+                    } } }
+                    for accumulate in [0, 1] {
+                        var c = start
+                        guard vm_sgemm_rows_at(Int32(level), transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, &c, ldc,
+                                               Int32(accumulate)) == 1 else { continue }
+                        ran += 1
+                        for i in 0..<max(1, m) { for j in 0..<ldc {
+                            let base = accumulate == 1 || !(i < m && j < n) ? start[i * ldc + j] : 0
+                            let want = base + (i < m && j < n ? product[i * n + j] : 0)
+                            XCTAssertEqual(c[i * ldc + j], want, accuracy: 1e-4 * Float(max(1, k)).squareRoot(),
+                                           "level \(level), \((m, n, k)), trans \((transA, transB)), accumulate \(accumulate), (\(i), \(j))")
+                        } }
+                    }
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(ran, 18, "the baseline width runs everywhere")
+        XCTAssertGreaterThanOrEqual(ran, 72, "the baseline width runs everywhere")
     }
 
     /// The vector softmax row against the Swift one: every tail length, masked (−∞) entries, a fully masked row.

@@ -14,16 +14,17 @@ void vm_gated_gelu_tanh_backward(const float *a, const float *b, const float *g,
 /// y = softmax(x) over n values (y may be x); all −∞ gives zeros.
 void vm_softmax_row(const float *x, float *y, ptrdiff_t n);
 
-/// C[m×n] = A[m×k]·B[k×n] (accumulate = 0) or C += A·B (accumulate = 1); row-major with leading dimensions;
-/// n must be a multiple of 16. No packing: each 16-column panel of B is read straight from B, a cache line per row,
-/// which for the few-row products of decoding costs far less than BLAS's packing of the whole of B.
-void vm_sgemm_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
-                   float *c, ptrdiff_t ldc, int accumulate);
+/// C[m×n] = op(A)·op(B) (accumulate = 0) or C += op(A)·op(B) (accumulate = 1), row-major with leading dimensions,
+/// op(X) = Xᵀ when trans_x; n must be a multiple of 16. C is computed in 16-column panels whose accumulators stay in
+/// registers for the whole of k; B's panel is copied once (at most k·16 floats) instead of BLAS's packing of all of B,
+/// which is most of BLAS's cost for the few-row products of decoding.
+void vm_sgemm_rows(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                   const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
 
 /// `vm_sgemm_rows` by one width (2 AVX-512, 1 AVX2 + FMA, 0 baseline), for tests and benchmarks of every path this
 /// CPU has; returns 0 (and does nothing) when the CPU lacks it.
-int vm_sgemm_rows_at(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b,
-                     ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+int vm_sgemm_rows_at(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                     ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
 
 /// The name of the clone the loader picked for this CPU ("avx512f", "avx2+fma" or "baseline"), for benchmark output.
 const char *vm_selected_width(void);
