@@ -208,15 +208,28 @@ static gemm_rows_fn select_gemm_rows(void) {
     return gemm_rows_baseline;
 }
 
+// k in chunks, C accumulating from the second on: a chunk of A stays in L2 while every panel of B passes over it
+// (unchunked, a transposed A of a few thousand rows came from L3 once per panel).
+#define GEMM_K_CHUNK 512
+static void gemm_chunked(gemm_rows_fn f, GEMM_PARAMETERS) {
+    if (k <= GEMM_K_CHUNK) { f(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate); return; }
+    for (ptrdiff_t p0 = 0; p0 < k; p0 += GEMM_K_CHUNK) {
+        ptrdiff_t kk = k - p0 < GEMM_K_CHUNK ? k - p0 : GEMM_K_CHUNK;
+        const float *ap = trans_a ? a + p0 * lda : a + p0;
+        const float *bp = trans_b ? b + p0 : b + p0 * ldb;
+        f(trans_a, trans_b, m, n, kk, ap, lda, bp, ldb, c, ldc, p0 > 0 || accumulate);
+    }
+}
+
 #define GEMM_ARGUMENTS trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate
 
 int vm_sgemm_rows_at(int level, GEMM_PARAMETERS) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (level == 2 && __builtin_cpu_supports("avx512f")) { gemm_rows_avx512(GEMM_ARGUMENTS); return 1; }
-    if (level == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { gemm_rows_avx2(GEMM_ARGUMENTS); return 1; }
+    if (level == 2 && __builtin_cpu_supports("avx512f")) { gemm_chunked(gemm_rows_avx512, GEMM_ARGUMENTS); return 1; }
+    if (level == 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { gemm_chunked(gemm_rows_avx2, GEMM_ARGUMENTS); return 1; }
 #endif
-    if (level == 0) { gemm_rows_baseline(GEMM_ARGUMENTS); return 1; }
+    if (level == 0) { gemm_chunked(gemm_rows_baseline, GEMM_ARGUMENTS); return 1; }
     return 0;
 }
 
@@ -224,7 +237,7 @@ void vm_sgemm_rows(GEMM_PARAMETERS) {
     static gemm_rows_fn chosen;   // a benign race: every thread computes the same pointer
     gemm_rows_fn f = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
     if (!f) { f = select_gemm_rows(); __atomic_store_n(&chosen, f, __ATOMIC_RELAXED); }
-    f(GEMM_ARGUMENTS);
+    gemm_chunked(f, GEMM_ARGUMENTS);
 }
 
 #if defined(__x86_64__) && defined(__ELF__)
