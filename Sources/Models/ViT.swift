@@ -29,9 +29,9 @@ public struct ViTBlock {
     }
 }
 
-/// x·Wᵀ + b with W in [out, in] orientation, differentiable.
+/// x·Wᵀ + b with W in [out, in] orientation, differentiable (the engine's fused primitive: bias inside the product).
 @inline(__always)
-func linearT(_ x: Tensor, _ weight: Tensor, _ bias: Tensor) -> Tensor { matmul(x, weight, transposeB: true) + bias }
+func linearT(_ x: Tensor, _ weight: Tensor, _ bias: Tensor) -> Tensor { fusedLinear(x, weight: weight, bias: bias) }
 
 /// A DINOv2 vision transformer on the engine: patch embedding, CLS token, position embeddings (bicubically
 /// interpolated to the crop size), pre-norm blocks with LayerScale, final layer norm. Forward and backward.
@@ -116,7 +116,7 @@ public final class VisionTransformer {
     /// x += LayerScale₂(MLP(LN₂(x))), any leading shape.
     func mlp(_ b: ViTBlock, _ x: Tensor) -> Tensor {
         let h = x.layerNorm(weight: b.norm2Weight, bias: b.norm2Bias, eps: config.layerNormEps)
-        return x + linearT(linearT(h, b.fc1, b.fc1Bias).geluErf(), b.fc2, b.fc2Bias) * b.layerScale2
+        return x + linearT(fusedLinear(h, weight: b.fc1, bias: b.fc1Bias, gelu: true), b.fc2, b.fc2Bias) * b.layerScale2
     }
 
     /// One whole block on [B, T, D].

@@ -27,3 +27,6 @@ int vm_sgemm_rows_at(int level, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const flo
 
 /// The name of the clone the loader picked for this CPU ("avx512f", "avx2+fma" or "baseline"), for benchmark output.
 const char *vm_selected_width(void);
+
+// The exact-form GELU kernels (ViT, DINO head) have a header of their own.
+#include "CVectorMathGELU.h"
