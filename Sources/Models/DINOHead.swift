@@ -35,8 +35,7 @@ public final class DINOHead {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = x
         for (i, layer) in layers.enumerated() {
-            h = matmul(h, layer.weight, transposeB: true) + layer.bias
-            if i < layers.count - 1 { h = h.geluErf() }
+            h = fusedLinear(h, weight: layer.weight, bias: layer.bias, gelu: i < layers.count - 1)
         }
         return matmul(h.l2Normalized(eps: 1e-12), lastLayer.l2Normalized(eps: 1e-12), transposeB: true)
     }

@@ -29,9 +29,9 @@ public struct ViTBlock {
     }
 }
 
-/// x·Wᵀ + b with W in [out, in] orientation, differentiable.
+/// x·Wᵀ + b with W in [out, in] orientation, differentiable (the engine's fused primitive: bias inside the product).
 @inline(__always)
-func linearT(_ x: Tensor, _ weight: Tensor, _ bias: Tensor) -> Tensor { matmul(x, weight, transposeB: true) + bias }
+func linearT(_ x: Tensor, _ weight: Tensor, _ bias: Tensor) -> Tensor { fusedLinear(x, weight: weight, bias: bias) }
 
 /// A DINOv2 vision transformer on the engine: patch embedding, CLS token, position embeddings (bicubically
 /// interpolated to the crop size), pre-norm blocks with LayerScale, final layer norm. Forward and backward.
@@ -85,6 +85,13 @@ public final class VisionTransformer {
     /// pixels: B·C·H·W normalised floats (planar per image); masked: B·N flags (true = replace the patch by the mask
     /// token) or nil. Returns the final-norm tokens [B, T, D]: CLS at 0, patches after (Dinov2Model's last_hidden_state).
     public func callAsFunction(pixels: [Float], batch: Int, height: Int, width: Int, masked: [Bool]? = nil) -> Tensor {
+        var x = embeddings(pixels: pixels, batch: batch, height: height, width: width, masked: masked)
+        for b in blocks { x = apply(b, x) }
+        return x.layerNorm(weight: normWeight, bias: normBias, eps: config.layerNormEps)
+    }
+
+    /// The tokens before the first block, [B, T, D]: patch embedding, mask token, CLS, positions.
+    func embeddings(pixels: [Float], batch: Int, height: Int, width: Int, masked: [Bool]?) -> Tensor {
         let d = config.hiddenSize, p = config.patchSize
         let (gh, gw) = (height / p, width / p), n = gh * gw
         let patches = Tensor(shape: [batch, n, 3 * p * p], scalars: Self.patchify(pixels, batch: batch, height: height, width: width, patch: p))
@@ -96,17 +103,26 @@ public final class VisionTransformer {
             x = x * keep + maskToken * m
         }
         let cls = clsToken + Tensor.zeros([batch, 1, d])
-        x = concat([cls, x], axis: 1) + positionEmbeddings(gridHeight: gh, gridWidth: gw)
-        let heads = config.heads, scale = 1 / Float(d / heads).squareRoot(), eps = config.layerNormEps
-        for b in blocks {
-            let h = x.layerNorm(weight: b.norm1Weight, bias: b.norm1Bias, eps: eps)
-            let context = scaledDotProductAttention(query: linearT(h, b.query, b.queryBias), key: linearT(h, b.key, b.keyBias),
-                                                    value: linearT(h, b.value, b.valueBias), heads: heads, scale: scale)
-            x = x + linearT(context, b.output, b.outputBias) * b.layerScale1
-            let h2 = x.layerNorm(weight: b.norm2Weight, bias: b.norm2Bias, eps: eps)
-            x = x + linearT(linearT(h2, b.fc1, b.fc1Bias).geluErf(), b.fc2, b.fc2Bias) * b.layerScale2
-        }
-        return x.layerNorm(weight: normWeight, bias: normBias, eps: eps)
+        return concat([cls, x], axis: 1) + positionEmbeddings(gridHeight: gh, gridWidth: gw)
+    }
+
+    /// Multi-head self-attention of block `b` on its normed input h [B, T, D], before the output projection.
+    func attention(_ b: ViTBlock, _ h: Tensor) -> Tensor {
+        let d = config.hiddenSize, heads = config.heads
+        return scaledDotProductAttention(query: linearT(h, b.query, b.queryBias), key: linearT(h, b.key, b.keyBias),
+                                         value: linearT(h, b.value, b.valueBias), heads: heads, scale: 1 / Float(d / heads).squareRoot())
+    }
+
+    /// x += LayerScale₂(MLP(LN₂(x))), any leading shape.
+    func mlp(_ b: ViTBlock, _ x: Tensor) -> Tensor {
+        let h = x.layerNorm(weight: b.norm2Weight, bias: b.norm2Bias, eps: config.layerNormEps)
+        return x + linearT(fusedLinear(h, weight: b.fc1, bias: b.fc1Bias, gelu: true), b.fc2, b.fc2Bias) * b.layerScale2
+    }
+
+    /// One whole block on [B, T, D].
+    func apply(_ b: ViTBlock, _ x: Tensor) -> Tensor {
+        let h = x.layerNorm(weight: b.norm1Weight, bias: b.norm1Bias, eps: config.layerNormEps)
+        return mlp(b, x + linearT(attention(b, h), b.output, b.outputBias) * b.layerScale1)
     }
 
     /// The position table for a gh × gw patch grid, [1, 1 + gh·gw, D]: the stored one when it fits, else its patch

@@ -13,6 +13,7 @@ enum Op {
     // linear algebra
     case matmul(MatmulPlan)
     case attention(AttentionPlan)
+    case linear(LinearPlan)       // x·Wᵀ + b (then GELU) fused: FusedLinear.swift
     // reductions over one axis, viewed as [outer, n, inner]
     case sum(outer: Int, n: Int, inner: Int)
     case mean(outer: Int, n: Int, inner: Int)

@@ -68,6 +68,8 @@ enum Gradients {
             matmulBackward(plan, a: x[0].data, b: x[1].data, g: g, da: d[0], db: d[1])
         case .attention(let plan):
             attentionBackward(plan, inputs: x, g: g, into: d)
+        case .linear(let plan):
+            linearBackward(plan, inputs: x, g: g, into: d)
         case .sum(let outer, let count, let inner), .mean(let outer, let count, let inner):
             guard let da = d[0] else { return }
             var scale: Float = 1

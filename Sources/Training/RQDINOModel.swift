@@ -130,19 +130,22 @@ public final class RQDINOModel {
     /// Eq. 5 for one batch: L_(RQ-)DINO + α₁·L_iBOT + α₂·L_KoLeo + α₃·L_commit, with its terms and the statistics for
     /// the updates after the step. The quantizer must be initialised first (see `initializeQuantizer`).
     public func loss(_ batch: RQDINOBatch, teacherTemperature: Float) -> (loss: Tensor, terms: RQDINOTerms, statistics: RQDINOStatistics) {
-        let b = batch.images, d = config.vit.hiddenSize, g = config.globalSize, l = config.localSize, nl = config.localCrops
+        let b = batch.images, g = config.globalSize, l = config.localSize, nl = config.localCrops
         let patches = (g / config.vit.patchSize) * (g / config.vit.patchSize)
         let maskedRows = batch.masks.enumerated().filter { $0.element }.map { Int32($0.offset) }
+        // The only tokens the losses read: the global crops' CLS rows, then their masked patches in mask order.
+        let tokens = 1 + patches, m = maskedRows.count
+        let globalRows = VisionTransformer.clsRows(batch: 2 * b, tokens: tokens)
+            + maskedRows.map { Int32((Int($0) / patches) * tokens + 1 + Int($0) % patches) }
 
         // Teacher: both global crops, unmasked, no graph.
         let (teacherCLS, teacherPatches, clsMean, patchMean): (Tensor, Tensor?, [Float], [Float]?) = withoutGrad {
-            let tokens = teacher(pixels: batch.global, batch: 2 * b, height: g, width: g)
-            let logits = teacherHead(tokens.slice(axis: 1, start: 0, end: 1).reshaped([2 * b, d]))
+            let picked = teacher(pixels: batch.global, batch: 2 * b, height: g, width: g, rows: globalRows)
+            let logits = teacherHead(picked.slice(axis: 0, start: 0, end: 2 * b))
             let cls = DINOLosses.centeredSoftmax(logits, center: dinoCenter, temperature: teacherTemperature)
             var patchTargets: Tensor? = nil, patchMean: [Float]? = nil
             if !maskedRows.isEmpty {
-                let flat = tokens.slice(axis: 1, start: 1, end: 1 + patches).reshaped([2 * b * patches, d])
-                let patchLogits = teacherHead(flat.indexSelect(axis: 0, maskedRows))
+                let patchLogits = teacherHead(picked.slice(axis: 0, start: 2 * b, end: 2 * b + m))
                 patchTargets = DINOLosses.centeredSoftmax(patchLogits, center: ibotCenter, temperature: teacherTemperature)
                 patchMean = patchLogits.mean(axis: 0).scalars
             }
@@ -150,12 +153,14 @@ public final class RQDINOModel {
         }
 
         // Student: masked global crops and the local crops; the CLS embeddings are quantized before the head.
-        let globalTokens = student(pixels: batch.global, batch: 2 * b, height: g, width: g, masked: batch.masks)
-        let globalCLS = globalTokens.slice(axis: 1, start: 0, end: 1).reshaped([2 * b, d])
+        let globalTokens = student(pixels: batch.global, batch: 2 * b, height: g, width: g, masked: batch.masks, rows: globalRows)
+        let globalCLS = globalTokens.slice(axis: 0, start: 0, end: 2 * b)
         var cls = globalCLS
         if nl > 0 {
-            let localTokens = student(pixels: batch.local, batch: nl * b, height: l, width: l)
-            cls = concat([globalCLS, localTokens.slice(axis: 1, start: 0, end: 1).reshaped([nl * b, d])], axis: 0)
+            let localTokens = 1 + (l / config.vit.patchSize) * (l / config.vit.patchSize)
+            let localCLS = student(pixels: batch.local, batch: nl * b, height: l, width: l,
+                                   rows: VisionTransformer.clsRows(batch: nl * b, tokens: localTokens))
+            cls = concat([globalCLS, localCLS], axis: 0)
         }
         var terms = RQDINOTerms()
         var quantizedOutput: (codes: [Int32], residuals: [[Float]])? = nil
@@ -180,8 +185,7 @@ public final class RQDINOModel {
             var perImage = [Int](repeating: 0, count: 2 * b)
             for row in maskedRows { perImage[Int(row) / patches] += 1 }
             let weights = maskedRows.map { 1 / Float(perImage[Int($0) / patches]) }
-            let flat = globalTokens.slice(axis: 1, start: 1, end: 1 + patches).reshaped([2 * b * patches, d])
-            let ibot = DINOLosses.ibot(student: studentHead(flat.indexSelect(axis: 0, maskedRows)), teacher: teacherPatches,
+            let ibot = DINOLosses.ibot(student: studentHead(globalTokens.slice(axis: 0, start: 2 * b, end: 2 * b + m)), teacher: teacherPatches,
                                        weights: weights, images: 2 * b, temperature: config.studentTemperature)
             total = total + ibot * config.ibotWeight
             terms.ibot = Double(ibot.item)
@@ -198,13 +202,11 @@ public final class RQDINOModel {
     /// Seeds the codebooks from the student's CLS embeddings of a first batch (global and local crops).
     public func initializeQuantizer(_ batch: RQDINOBatch, using rng: inout SeededGenerator) {
         guard let quantizer, !quantizer.isInitialized else { return }
-        let b = batch.images, d = config.vit.hiddenSize
+        let b = batch.images
         let z: Tensor = withoutGrad {
-            var rows = student(pixels: batch.global, batch: 2 * b, height: config.globalSize, width: config.globalSize)
-                .slice(axis: 1, start: 0, end: 1).reshaped([2 * b, d])
+            var rows = Self.embed(student, pixels: batch.global, images: 2 * b, size: config.globalSize)
             if config.localCrops > 0 {
-                let local = student(pixels: batch.local, batch: config.localCrops * b, height: config.localSize, width: config.localSize)
-                rows = concat([rows, local.slice(axis: 1, start: 0, end: 1).reshaped([config.localCrops * b, d])], axis: 0)
+                rows = concat([rows, Self.embed(student, pixels: batch.local, images: config.localCrops * b, size: config.localSize)], axis: 0)
             }
             return rows
         }
@@ -214,8 +216,7 @@ public final class RQDINOModel {
     /// The student's CLS embedding of whole images (size × size, normalised planar floats), [n, D]: what codes and
     /// probes are computed from.
     public static func embed(_ encoder: VisionTransformer, pixels: [Float], images: Int, size: Int) -> Tensor {
-        withoutGrad {
-            encoder(pixels: pixels, batch: images, height: size, width: size).slice(axis: 1, start: 0, end: 1).reshaped([images, encoder.config.hiddenSize])
-        }
+        let tokens = 1 + (size / encoder.config.patchSize) * (size / encoder.config.patchSize)
+        return withoutGrad { encoder(pixels: pixels, batch: images, height: size, width: size, rows: VisionTransformer.clsRows(batch: images, tokens: tokens)) }
     }
 }

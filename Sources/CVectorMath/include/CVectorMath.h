@@ -28,3 +28,6 @@ int vm_sgemm_rows_at(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
 
 /// The name of the clone the loader picked for this CPU ("avx512f", "avx2+fma" or "baseline"), for benchmark output.
 const char *vm_selected_width(void);
+
+// The exact-form GELU kernels (ViT, DINO head) have a header of their own.
+#include "CVectorMathGELU.h"
