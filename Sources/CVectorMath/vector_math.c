@@ -1,7 +1,6 @@
 #include "CVectorMath.h"
 #include "fast_math.h"
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 static inline float vm_tanh(float x) {
@@ -99,20 +98,13 @@ static inline __attribute__((always_inline)) void gemm_block(const int rows, con
 // Every 16-column panel: blocks of `rows` rows (as many as the registers hold), then the remainder in halving blocks.
 // The panel is first copied to a contiguous buffer when B is transposed (its 16 columns are then rows of B) or when
 // several blocks read it: read in place, its rows are ldb apart, and for wide B (ldb·4 a multiple of 2 KiB) they
-// fall into so few L1 sets that they evict each other.
-#define GEMM_STACK_K 1024
+// fall into so few L1 sets that they evict each other. k is at most GEMM_K_CHUNK here (gemm_chunked splits it).
+#define GEMM_K_CHUNK 512
 #define GEMM_BLOCK(r) gemm_block((r), a + i * sa, sa, sp, bp, ldbp, k, c + i * ldc + j, ldc, accumulate)
 #define GEMM_BODY(rows)                                                                                           \
-    float stack_panel[GEMM_STACK_K * 16] __attribute__((aligned(64)));                                           \
+    float panel[GEMM_K_CHUNK * 16] __attribute__((aligned(64)));                                                 \
     const ptrdiff_t sa = trans_a ? 1 : lda, sp = trans_a ? lda : 1;                                               \
-    int copy = trans_b || m > (rows);                                                                             \
-    float *panel = stack_panel, *heap = NULL;                                                                     \
-    if (copy && k > GEMM_STACK_K) {                                                                               \
-        heap = malloc((size_t)k * 16 * sizeof(float));                                                            \
-        if (heap) panel = heap;                                                                                   \
-        else if (trans_b) abort();   /* no memory for 16·k floats: nothing sensible is left to do */             \
-        else copy = 0;                                                                                            \
-    }                                                                                                             \
+    const int copy = trans_b || m > (rows);                                                                       \
     for (ptrdiff_t j = 0; j < n; j += 16) {                                                                       \
         const float *bp = b + j;                                                                                  \
         ptrdiff_t ldbp = ldb;                                                                                     \
@@ -131,8 +123,7 @@ static inline __attribute__((always_inline)) void gemm_block(const int rows, con
         if ((rows) > 4 && m - i >= 4) { GEMM_BLOCK(4); i += 4; }                                                  \
         if ((rows) > 2 && m - i >= 2) { GEMM_BLOCK(2); i += 2; }                                                  \
         if ((rows) > 1 && m - i >= 1) { GEMM_BLOCK(1); i += 1; }                                                  \
-    }                                                                                                             \
-    free(heap);
+    }
 
 #define GEMM_PARAMETERS int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, \
                         const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate
@@ -155,8 +146,7 @@ static gemm_rows_fn select_gemm_rows(void) {
 }
 
 // k in chunks, C accumulating from the second on: a chunk of A stays in L2 while every panel of B passes over it
-// (unchunked, a transposed A of a few thousand rows came from L3 once per panel).
-#define GEMM_K_CHUNK 512
+// (unchunked, a transposed A of a few thousand rows came from L3 once per panel), and a panel fits the buffer.
 static void gemm_chunked(gemm_rows_fn f, GEMM_PARAMETERS) {
     if (k <= GEMM_K_CHUNK) { f(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate); return; }
     for (ptrdiff_t p0 = 0; p0 < k; p0 += GEMM_K_CHUNK) {

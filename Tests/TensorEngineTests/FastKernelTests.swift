@@ -89,7 +89,7 @@ final class FastKernelTests: XCTestCase {
     }
 
     /// Every width of the row kernel this CPU has against the textbook loop, all four transpose cases: row counts
-    /// around each block size, k past the stack panel (a heap one then), strided rows, overwrite and accumulate.
+    /// around each block size, k past one 512 chunk, strided rows, overwrite and accumulate.
     func testRowKernelMatchesTheTextbookProductAtEveryWidth() {
         var rng = SeededGenerator(seed: 12)
         var ran = 0
