@@ -41,6 +41,10 @@ public struct ServerSettings: Sendable, Equatable {
 
     /// Reads the layers; `flags` are the command line's values by key. Unknown keys in the file and values of the
     /// wrong type are errors naming the key, not silently ignored.
+    /// `MSCGREC_*` variables of the process, not settings: the OpenBLAS kernel choice's re-execution marker and probe
+    /// mode (BLASRuntime) and the row-kernel switch (TensorEngine).
+    static let processVariables: Set<String> = ["MSCGREC_BLAS_CHOSEN", "MSCGREC_BLAS_PROBE", "MSCGREC_ROW_KERNEL"]
+
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                             flags: [String: String] = [:]) async throws -> ServerSettings {
         var providers: [any ConfigProvider] = []
@@ -48,7 +52,7 @@ public struct ServerSettings: Sendable, Equatable {
             (AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)), ConfigValue(.string($0.value), isSecret: $0.key == "reload.adminToken"))
         })))
         let prefix = "MSCGREC_"
-        let ours = environment.filter { $0.key.hasPrefix(prefix) }
+        let ours = environment.filter { $0.key.hasPrefix(prefix) && !processVariables.contains($0.key) }
         providers.append(EnvironmentVariablesProvider(environmentVariables: Dictionary(uniqueKeysWithValues: ours.map { (String($0.key.dropFirst(prefix.count)), $0.value) }),
                                                       secretsSpecifier: .specific(["RELOAD_ADMIN_TOKEN"])))
         if let file {

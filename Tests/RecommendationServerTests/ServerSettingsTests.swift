@@ -49,6 +49,10 @@ final class ServerSettingsTests: XCTestCase {
         }
         await expectError(env: ["MSCGREC_HTTP_PORT": "eighty"], "http.port (MSCGREC_HTTP_PORT) = \"eighty\": not an integer")
         await expectError(env: ["MSCGREC_HTTP_PROT": "1"], "unknown environment variable MSCGREC_HTTP_PROT")
+        // The kernel choice's re-execution marker and the row-kernel switch are the process's, not settings.
+        let process = try? await ServerSettings.load(file: nil, environment: ["MSCGREC_BLAS_CHOSEN": "Cooperlake|faster",
+                                                                             "MSCGREC_ROW_KERNEL": "0", "MSCGREC_HTTP_PORT": "81"])
+        XCTAssertEqual(process?.port, 81)
         await expectError(file: #"{"batching": {"maxBatchh": 3}}"#, "unknown setting \"batching.maxBatchh\"")
         await expectError(file: "[1]", "not a JSON object")
         await expectError(flags: ["batching.maxBatch": "0"], "batching.maxBatch = 0: must be at least 1")
