@@ -6,6 +6,10 @@ import Prometheus
 /// registry is per server, not the process-wide `MetricsSystem`, so tests can run several servers side by side.
 public final class ServerMetrics: @unchecked Sendable {
     public let registry = PrometheusCollectorRegistry()
+    /// `mscgrec_model_info{version="…"} 1`: one series, for the bundle being served.
+    static var modelInfo: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "mscgrec", metricName: "model", unitName: "info", helpText: "The bundle version being served (value 1).")
+    }
     private let factory: PrometheusMetricsFactory
     private let lock = NSLock()
     private var requestCounters: [String: CoreMetrics.Counter] = [:]
@@ -57,7 +61,7 @@ public final class ServerMetrics: @unchecked Sendable {
     func modelVersion(_ version: String) {
         lock.withLock {
             if let old = modelInfo { registry.unregisterGauge(old) }
-            let gauge = registry.makeGauge(name: "mscgrec_model_info", labels: [("version", version)])
+            let gauge = registry.makeGauge(descriptor: Self.modelInfo, labels: [("version", version)])
             gauge.set(Double(1))
             modelInfo = gauge
         }
