@@ -1,6 +1,6 @@
 import ItemCodes
 import Foundation
-import Generation
+@testable import Generation
 import Models
 import SafeTensors
 import TensorEngine
@@ -46,6 +46,21 @@ final class BeamSearchTests: XCTestCase {
                     if let excluded { XCTAssertTrue(list.allSatisfy { !excluded[u].contains($0.item) }, "user \(u) got an excluded item") }
                 }
             }
+        }
+    }
+
+    /// The bounded selection keeps exactly the first `keep` of a full sort, ties broken the same way.
+    func testSelectingTheBestEqualsSortingAll() {
+        var rng = SeededGenerator(seed: 3)
+        var best: [ConstrainedBeamSearch.Candidate] = []
+        for (count, keep) in [(0, 5), (3, 5), (5, 5), (300, 20), (1000, 1), (2000, 20)] {
+            // Scores from a handful of values, so most comparisons are ties on score.
+            let candidates: [ConstrainedBeamSearch.Candidate] = (0..<count).map { i in
+                (score: -Float(Int(rng.uniform() * 6)), slot: Int32(Int(rng.uniform() * 20)), child: Int32(i))
+            }.shuffled(using: &rng)
+            ConstrainedBeamSearch.selectBest(candidates, keep: keep, into: &best)
+            let sorted = candidates.sorted(by: ConstrainedBeamSearch.precedes).prefix(keep)
+            XCTAssertEqual(best.map(\.child), sorted.map(\.child), "\(count) candidates, keep \(keep)")
         }
     }
 
