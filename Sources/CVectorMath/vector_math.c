@@ -34,6 +34,19 @@ void vm_gated_gelu_tanh_backward(const float *restrict a, const float *restrict 
 
 VM_CLONES
 void vm_softmax_row(const float *x, float *y, ptrdiff_t n) {
+    if (n <= 4) {
+        // A decoding step's self-attention row (one query against t ≤ 4 cached keys): scalar, with none of the
+        // block path's stores and reloads, which cost more than these few values.
+        float maximum = -__builtin_inff(), total = 0;
+        for (ptrdiff_t i = 0; i < n; i++) maximum = x[i] > maximum ? x[i] : maximum;
+        if (maximum == -__builtin_inff()) {
+            for (ptrdiff_t i = 0; i < n; i++) y[i] = 0;
+            return;
+        }
+        for (ptrdiff_t i = 0; i < n; i++) { y[i] = vm_exp(x[i] - maximum); total += y[i]; }
+        for (ptrdiff_t i = 0; i < n; i++) y[i] /= total;
+        return;
+    }
     // In blocks of 16 lanes, the short tail padded into one more block (−∞ for the max, 0 for the sum): attention
     // rows are often only 1–40 long, and scalar remainder loops were most of their cost. The max and the sum are
     // taken lane-wise, then across lanes, as the Swift reference does.
