@@ -17,6 +17,10 @@ public struct Router: HTTPHandler {
 
     private var routes: [Route] = []
 
+    /// When set, the 404 or 405 the router would send goes through this instead (the caller answers with it), so an
+    /// application can count and log requests no route took.
+    public var unmatched: (@Sendable (HTTPRequest, HTTPResponder, HTTPResponse) -> Void)?
+
     public init() {}
 
     /// Adds a route; `handler` may answer later from another thread.
@@ -65,14 +69,15 @@ public struct Router: HTTPHandler {
             route.handler.handle(request, responder: responder)
             return
         }
+        var response: HTTPResponse
         if allowed.isEmpty {
-            responder.respond(.jsonError(status: 404, "no route for \(request.path)"))
+            response = .jsonError(status: 404, "no route for \(request.path)")
         } else {
-            var response = HTTPResponse.jsonError(status: 405, "method \(request.method) not allowed on \(request.path)")
+            response = HTTPResponse.jsonError(status: 405, "method \(request.method) not allowed on \(request.path)")
             if allowed.contains("GET") && !allowed.contains("HEAD") { allowed.append("HEAD") }
             response.headers.set("allow", allowed.joined(separator: ", "))
-            responder.respond(response)
         }
+        if let unmatched { unmatched(request, responder, response) } else { responder.respond(response) }
     }
 
     private static func split(_ path: String) -> [Substring] {

@@ -41,6 +41,10 @@ public final class RecommendationService: @unchecked Sendable {
 
     public var router: Router {
         var router = Router()
+        // Requests no route takes (404, 405) are counted and logged too, under one route label.
+        router.unmatched = { [self] request, responder, response in
+            handle(route: "unmatched", request, responder) { finish in finish(response, nil) }
+        }
         router.on("POST", "/recommend") { [self] request, responder in
             handle(route: "/recommend", request, responder) { finish in recommend(request, finish) }
         }

@@ -57,6 +57,23 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(call(makeRouter(), "GET", "/items").response).status, 404, "segment counts must match")
     }
 
+    func testUnmatchedHookGetsTheResponseAndAnswersWithIt() throws {
+        var router = makeRouter()
+        let seen = LockedStrings()
+        router.unmatched = { request, responder, response in
+            seen.append("\(request.method) \(request.path) \(response.status)")
+            var marked = response
+            marked.headers.set("x-counted", "1")
+            responder.respond(marked)
+        }
+        let missing = try XCTUnwrap(call(router, "GET", "/nope").response)
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertEqual(missing.headers["x-counted"], "1")
+        XCTAssertEqual(try XCTUnwrap(call(router, "PUT", "/health").response).status, 405)
+        XCTAssertEqual(try XCTUnwrap(call(router, "GET", "/health").response).status, 200, "matched routes skip the hook")
+        XCTAssertEqual(seen.all, ["GET /nope 404", "PUT /health 405"])
+    }
+
     func testHeadFallsBackToGet() throws {
         XCTAssertEqual(try XCTUnwrap(call(makeRouter(), "HEAD", "/health").response).status, 200)
     }
@@ -124,4 +141,12 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(String(decoding: r.body, as: UTF8.self), #"{"error":"bad \"quote\"\n"}"#)
         XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(r.body)))
     }
+}
+
+/// Lines appended from any thread.
+final class LockedStrings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 }

@@ -124,6 +124,17 @@ final class ServiceTests: XCTestCase {
         XCTAssertEqual(send("GET", "/readyz").status, 503)
     }
 
+    func testRequestsNoRouteTakesAreCountedAndLogged() throws {
+        XCTAssertEqual(send("GET", "/nope").status, 404)
+        let wrongMethod = send("GET", "/recommend")
+        XCTAssertEqual(wrongMethod.status, 405)
+        XCTAssertEqual(wrongMethod.headers["allow"], "POST")
+        let metrics = String(decoding: send("GET", "/metrics").body, as: UTF8.self)
+        XCTAssertTrue(metrics.contains(#"mscgrec_http_requests_total{route="unmatched",status="404"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"mscgrec_http_requests_total{route="unmatched",status="405"} 1"#), metrics)
+        XCTAssertEqual(logLines.all.filter { $0.contains("unmatched") }.count, 2, logLines.all.joined(separator: "\n"))
+    }
+
     func testNotReadyWithoutABundle() throws {
         try FileManager.default.removeItem(at: root)
         let empty = makeService()
