@@ -87,6 +87,7 @@ def main():
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--streams", type=int, default=8)
     ap.add_argument("--port", type=int, default=18480)
+    ap.add_argument("--on-args", default="", help="extra server flags for the batching-on mode, e.g. '--max-batch 16'")
     ap.add_argument("--raw", help="command printing the raw beam-search users/s (mscgrec-bench beam ... --history {history})")
     a = ap.parse_args()
     if a.startup_only:
@@ -100,7 +101,7 @@ def main():
         json.dump({"history": history, "k": 10}, f)
         body = f.name
     print(f"h2load -c {a.clients} -m {a.streams} -D {a.seconds} (h2c), one test history of {len(history)} items (the median length), k 10, beam 20")
-    results = [run_mode(a, "batching on", [], body, a.port),
+    results = [run_mode(a, "batching on" + (f" ({a.on_args})" if a.on_args else ""), a.on_args.split(), body, a.port),
                run_mode(a, "batching off (max batch 1)", ["--max-batch", "1"], body, a.port + 1)]
     print(f"{'mode':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'mean batch':>10} {'peak RSS MiB':>12} {'failed':>6} {'start s':>7}")
     for r in results:
