@@ -14,11 +14,13 @@ struct GemmBench: ParsableCommand {
     @Option(help: "Seconds of work per side and shape.") var seconds = 0.5
 
     /// (A transposed, B transposed, m, k, n): decoding steps' rows and encoder batches against the default model's
-    /// projections (plain), then a training batch's input gradient (B transposed) and weight gradient (A transposed).
+    /// projections (plain), then a training batch's input gradient (B transposed) and weight gradient (A transposed),
+    /// then TIGER's whole-batch products (20,736 token rows: A far larger than L2).
     static let shapes = [(false, false, 1, 128, 128), (false, false, 20, 128, 128), (false, false, 20, 128, 512),
                          (false, false, 20, 512, 128), (false, false, 40, 128, 512), (false, false, 64, 128, 512),
                          (false, false, 256, 128, 512), (false, false, 1280, 128, 512), (false, false, 1280, 512, 128),
-                         (false, false, 1024, 1024, 1024), (false, true, 4096, 512, 128), (true, false, 128, 4096, 512)]
+                         (false, false, 1024, 1024, 1024), (false, true, 4096, 512, 128), (true, false, 128, 4096, 512),
+                         (false, true, 20736, 384, 128), (false, false, 20736, 1024, 128), (true, false, 384, 20736, 128)]
 
     func run() throws {
         Parallelism.setBLASThreads(1)
