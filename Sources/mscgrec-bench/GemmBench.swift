@@ -9,7 +9,7 @@ import TensorEngine
 /// thread, in one run. Times are the thread's CPU time, so other jobs on the machine disturb them little.
 struct GemmBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gemm",
-        abstract: "sgemm at the model's shapes: OpenBLAS vs the row kernel (GFLOP/s, one thread).")
+        abstract: "sgemm at the model's shapes: OpenBLAS vs the row kernel vs the bfloat16 kernel (GFLOP/s, one thread).")
 
     @Option(help: "Seconds of work per side and shape.") var seconds = 0.5
 
@@ -25,7 +25,8 @@ struct GemmBench: ParsableCommand {
     func run() throws {
         Parallelism.setBLASThreads(1)
         print(KernelSelection.summaryLine + "; " + RowKernel.description)
-        print("op    m     k     n | OpenBLAS GFLOP/s | row kernel GFLOP/s | ratio")
+        let bf16 = MatmulPrecision.bfloat16Available
+        print("op    m     k     n | OpenBLAS GFLOP/s | row kernel GFLOP/s | ratio" + (bf16 ? " | bfloat16 kernel GFLOP/s | ratio to row kernel" : ""))
         for (transA, transB, m, k, n) in Self.shapes {
             var rng = SeededGenerator(seed: 3)
             let a = (0..<(m * k)).map { _ in rng.normal() }, b = (0..<(k * n)).map { _ in rng.normal() }
@@ -38,7 +39,12 @@ struct GemmBench: ParsableCommand {
             }
             let rows = rate(flops) { vm_sgemm_rows(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, &c, n, 0) }
             let op = (transA ? "T" : "N") + (transB ? "T" : "N")
-            print(String(format: "%@ %5d %5d %5d | %16.1f | %18.1f | %.2f", op, m, k, n, blas, rows, rows / blas))
+            var line = String(format: "%@ %5d %5d %5d | %16.1f | %18.1f | %.2f", op, m, k, n, blas, rows, rows / blas)
+            if bf16 {
+                let half = rate(flops) { _ = vm_sgemm_rows_bf16(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, &c, n, 0) }
+                line += String(format: " | %23.1f | %.2f", half, half / rows)
+            }
+            print(line)
         }
     }
 

@@ -124,6 +124,67 @@ final class FastKernelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(ran, 88, "the baseline width runs everywhere")
     }
 
+    /// The bfloat16 kernel against the textbook product of the bfloat16-rounded inputs (float32 accumulation, so only
+    /// the order of additions differs), all four transpose cases: odd and even k, k past one 512 chunk, row counts past
+    /// one pass of 384 rows and around each block size, strided rows, overwrite and accumulate.
+    func testBFloat16KernelMatchesTheProductOfRoundedInputs() throws {
+        try XCTSkipUnless(MatmulPrecision.bfloat16Available, "this CPU has no AVX512_BF16")
+        var rng = SeededGenerator(seed: 21)
+        for (m, n, k) in [(1, 16, 1), (3, 32, 7), (13, 32, 128), (25, 16, 1031), (403, 48, 20), (800, 32, 33), (12, 16, 0)] {
+            for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
+                let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 5, ldc = n + 2
+                let a = (0..<((transA ? k : m) * lda + 1)).map { _ in rng.normal() }
+                let b = (0..<((transB ? n : k) * ldb + 1)).map { _ in rng.normal() }
+                let start = (0..<(m * ldc)).map { _ in rng.normal() }
+                for accumulate in [0, 1] {
+                    var c = start
+                    XCTAssertEqual(vm_sgemm_rows_bf16(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, &c, ldc, Int32(accumulate)), 1)
+                    for i in 0..<m { for j in 0..<ldc {
+                        var want = accumulate == 1 || j >= n ? Double(start[i * ldc + j]) : 0
+                        if j < n { for p in 0..<k {
+                            want += Double(vm_round_bf16(transA ? a[p * lda + i] : a[i * lda + p])) * Double(vm_round_bf16(transB ? b[j * ldb + p] : b[p * ldb + j]))
+                        } }
+                        XCTAssertEqual(Double(c[i * ldc + j]), want, accuracy: 1e-4 * Double(k + 1).squareRoot(),
+                                       "\((m, n, k)), trans \((transA, transB)), accumulate \(accumulate), (\(i), \(j))")
+                    } }
+                }
+            }
+        }
+    }
+
+    /// Rounding to bfloat16 is to nearest, ties to even, with NaN kept and subnormals flushed as the instructions do.
+    func testBFloat16RoundingByHand() {
+        XCTAssertEqual(vm_round_bf16(1), 1)
+        XCTAssertEqual(vm_round_bf16(1 + 1.0 / 256), 1)                      // a tie: to the even mantissa (1.0)
+        XCTAssertEqual(vm_round_bf16(1 + 3.0 / 256), 1 + 4.0 / 256)          // a tie: to the even mantissa (1 + 2/128)
+        XCTAssertEqual(vm_round_bf16(1 + 1.0 / 256 + 1.0 / 4096), 1 + 1.0 / 128)
+        XCTAssertEqual(vm_round_bf16(-3.14159), -3.140625)
+        XCTAssertTrue(vm_round_bf16(.nan).isNaN)
+        XCTAssertEqual(vm_round_bf16(.infinity), .infinity)
+        XCTAssertEqual(vm_round_bf16(1e-40), 0)
+    }
+
+    /// `MatmulPrecision.using` routes products through the bfloat16 kernel only inside its body, and restores float32.
+    func testMatmulPrecisionIsScoped() throws {
+        try XCTSkipUnless(MatmulPrecision.bfloat16Available, "this CPU has no AVX512_BF16")
+        var rng = SeededGenerator(seed: 5)
+        let a = Tensor(shape: [64, 96], scalars: (0..<(64 * 96)).map { _ in rng.normal() })
+        let b = Tensor(shape: [96, 32], scalars: (0..<(96 * 32)).map { _ in rng.normal() })
+        let exact = matmul(a, b).scalars
+        let half = MatmulPrecision.using(.bfloat16) { matmul(a, b).scalars }
+        XCTAssertEqual(MatmulPrecision.current, .float32)
+        XCTAssertEqual(matmul(a, b).scalars, exact, "float32 again after the scope")
+        var rounded = [Float](repeating: 0, count: 64 * 32)
+        let ar = a.scalars.map(vm_round_bf16), br = b.scalars.map(vm_round_bf16)
+        naiveMatmul(false, false, m: 64, n: 32, k: 96, ar, br, &rounded)
+        var worst: Float = 0
+        for i in 0..<rounded.count {
+            XCTAssertEqual(half[i], rounded[i], accuracy: 1e-3)
+            worst = max(worst, abs(half[i] - exact[i]))
+        }
+        XCTAssertGreaterThan(worst, 1e-3, "the scope really used bfloat16 inputs")
+    }
+
     /// The vector softmax row against the Swift one: every tail length, masked (−∞) entries, a fully masked row.
     func testVectorSoftmaxRowMatchesTheReference() {
         var rng = SeededGenerator(seed: 4)

@@ -29,5 +29,14 @@ int vm_sgemm_rows_at(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
 /// The name of the clone the loader picked for this CPU ("avx512f", "avx2+fma" or "baseline"), for benchmark output.
 const char *vm_selected_width(void);
 
+/// C (+)= op(A)·op(B) with A and B rounded to bfloat16 and float32 accumulation (AVX512_BF16), same conventions as
+/// `vm_sgemm_rows`; n must be a multiple of 16. Returns 0 (and leaves C alone) when the CPU lacks AVX512_BF16.
+int vm_sgemm_rows_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                       const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+/// Whether the CPU has AVX-512 with AVX512_BF16.
+int vm_has_bf16(void);
+/// x rounded to bfloat16 (nearest even, subnormals to zero) as the kernel rounds its inputs: for tests.
+float vm_round_bf16(float x);
+
 // The exact-form GELU kernels (ViT, DINO head) have a header of their own.
 #include "CVectorMathGELU.h"
