@@ -69,7 +69,8 @@ struct TrainCommand: ParsableCommand {
                + "modalities \(model.modalities.map { "\($0.name)\($0.codebookSizes)" }.joined(separator: " ")) → \(model.targetModality); "
                + "d \(t.dModel), \(t.encoderLayers)+\(t.decoderLayers) layers, \(t.heads)×\(t.headDim) heads, FFN \(t.dFF) \(t.feedForward.rawValue), "
                + "\(model.positionBias.rawValue) bias, \(model.softmax.rawValue) softmax, mask p \(model.maskProbability); "
-               + "batch \(runConfig.training.batchSize), lr \(runConfig.training.learningRate), \(threads) threads")
+               + "batch \(runConfig.training.batchSize), lr \(runConfig.training.learningRate), \(threads) threads; "
+               + "products \(Self.precisionNote(runConfig.training.matmulPrecision))")
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
         let started = Date()
         let shouldStop = stopCheck(started: started, maxMinutes: maxMinutes)
@@ -104,5 +105,16 @@ struct TrainCommand: ParsableCommand {
                       verdict, state.completedEpochs, state.bestEpoch, criterion, best, trainer.testLoss(),
                       "\(peakMemoryMiB()) MiB", outURL.path))
         return state.finished
+    }
+}
+
+extension TrainCommand {
+    /// What the requested product precision gives on this CPU, for the start-up line.
+    static func precisionNote(_ requested: MatmulPrecision) -> String {
+        switch (requested, MatmulPrecision.effective(requested)) {
+        case (.bfloat16, .bfloat16): return "bfloat16 (AVX512_BF16, float32 accumulation)"
+        case (.bfloat16, _): return "float32 (bfloat16 requested; this CPU has no AVX512_BF16)"
+        default: return "float32"
+        }
     }
 }
