@@ -4,8 +4,10 @@
 // float32 product of the rounded inputs up to the order of the float32 additions.
 //
 // Layout: vdpbf16ps multiplies pairs, lane j of the result += a.pair[j]·b.pair[j] over two consecutive k. A pass of
-// up to GEMM_BF16_M_BLOCK rows of A is packed as (row, k pair) 32-bit words, one broadcast per row and pair; a panel
-// of 16 columns of B as (k pair, column) words, one 64-byte load per pair. Odd k is padded with zeros on both sides.
+// up to GEMM_BF16_M_BLOCK rows of A is packed as 32-bit words of one row's k pair, one broadcast per row and pair; a
+// panel of 16 columns of B as 16 words per k pair, one 64-byte load per pair. Odd k is padded with zeros on both
+// sides. Packing is all vector work (conversions, interleaving, 16 × 16 transposes): gathers and scatters cost a
+// quarter of the products' time in the first version.
 #include "CVectorMath.h"
 #include <pthread.h>
 #include <stdint.h>
@@ -38,72 +40,115 @@ static inline uint32_t pair(float low, float high) { return (uint32_t)to_bf16(lo
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define BF16_TARGET __attribute__((target("avx512f,avx512bf16")))
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
-// rows × 16 block of C over `pairs` k pairs: A's words a[i·pairs + q], the panel's w[q·16 …+16].
-static inline __attribute__((always_inline)) BF16_TARGET void bf16_block(const int rows, const uint32_t *a, ptrdiff_t pairs,
-                                                                          const uint32_t *w, float *c, ptrdiff_t ldc, int accumulate) {
+// rows × 16 block of C over `pairs` k pairs: A's words a[i·sa + q·sq], the panel's w[q·16 …+16].
+static inline __attribute__((always_inline)) BF16_TARGET void bf16_block(const int rows, const uint32_t *a, ptrdiff_t sa, ptrdiff_t sq,
+                                                                          ptrdiff_t pairs, const uint32_t *w, float *c, ptrdiff_t ldc,
+                                                                          int accumulate) {
     __m512 acc[12];
     for (int i = 0; i < rows; i++) acc[i] = accumulate ? _mm512_loadu_ps(c + i * ldc) : _mm512_setzero_ps();
     for (ptrdiff_t q = 0; q < pairs; q++) {
         __m512bh b = (__m512bh)_mm512_load_si512(w + q * 16);
-        for (int i = 0; i < rows; i++) acc[i] = _mm512_dpbf16_ps(acc[i], (__m512bh)_mm512_set1_epi32((int)a[i * pairs + q]), b);
+        for (int i = 0; i < rows; i++) acc[i] = _mm512_dpbf16_ps(acc[i], (__m512bh)_mm512_set1_epi32((int)a[i * sa + q * sq]), b);
     }
     for (int i = 0; i < rows; i++) _mm512_storeu_ps(c + i * ldc, acc[i]);
 }
 
-// 16 floats at x[0], x[stride], … as bfloat16 in the low halves of 16 words (contiguous when stride is 1).
-static inline BF16_TARGET __m512i bf16_words(const float *x, ptrdiff_t stride) {
-    __m512 v;
-    if (stride == 1) v = _mm512_loadu_ps(x);
-    else v = _mm512_i32gather_ps(_mm512_mullo_epi32(_mm512_set1_epi32((int)stride),
-                                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)), x, 4);
-    return _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v));
+// 16 words (bfloat16(low[j]), bfloat16(high[j])): one conversion of both vectors, then interleaving their halves.
+static inline BF16_TARGET __m512i interleaved_pairs(__m512 low, __m512 high) {
+    const __m512i order = _mm512_setr_epi32(0x00100000, 0x00110001, 0x00120002, 0x00130003, 0x00140004, 0x00150005,
+                                            0x00160006, 0x00170007, 0x00180008, 0x00190009, 0x001a000a, 0x001b000b,
+                                            0x001c000c, 0x001d000d, 0x001e000e, 0x001f000f);
+    return _mm512_permutexvar_epi16(order, (__m512i)_mm512_cvtne2ps_pbh(high, low));
 }
 
-// A's rows [i0, i0+rows) over k [p0, p0+kk) into words[r·pairs + q]. Element (i, p) is a[i·sa + p·sp].
+// The first `count` (0…16) floats at x, zeros after them.
+static inline BF16_TARGET __m512 load_first(const float *x, ptrdiff_t count) {
+    if (count >= 16) return _mm512_loadu_ps(x);
+    return count <= 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps((__mmask16)((1u << count) - 1), x);
+}
+
+// 16 × 16 words: rows[t] becomes column t (an in-register transpose: 4 stages of 16 shuffles).
+static inline BF16_TARGET void transpose16(__m512i rows[16]) {
+    __m512i t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(rows[i], rows[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(rows[i], rows[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    // u[4g + w] holds, in 128-bit lane L, words of rows 4g…4g+3 at column 4L + w.
+    for (int g = 0; g < 4; g += 2)
+        for (int w = 0; w < 4; w++) {
+            t[4 * g + w] = _mm512_shuffle_i32x4(u[4 * g + w], u[4 * g + 4 + w], 0x88);
+            t[4 * g + 4 + w] = _mm512_shuffle_i32x4(u[4 * g + w], u[4 * g + 4 + w], 0xdd);
+        }
+    for (int w = 0; w < 4; w++) {
+        rows[w] = _mm512_shuffle_i32x4(t[w], t[8 + w], 0x88);
+        rows[8 + w] = _mm512_shuffle_i32x4(t[w], t[8 + w], 0xdd);
+        rows[4 + w] = _mm512_shuffle_i32x4(t[4 + w], t[12 + w], 0x88);
+        rows[12 + w] = _mm512_shuffle_i32x4(t[4 + w], t[12 + w], 0xdd);
+    }
+}
+
+// A's `rows` rows over kk values of k into words, element (i, p) being a[i·sa + p·sp]. Plain A (sp = 1) goes to
+// words[r·pairs + q], a row's k being contiguous; transposed A to words[q·rows + r], 16 rows being contiguous at each k.
+// `bf16_block` reads either through its strides.
 static BF16_TARGET void pack_a(const float *a, ptrdiff_t sa, ptrdiff_t sp, ptrdiff_t rows, ptrdiff_t kk, uint32_t *words) {
-    const ptrdiff_t pairs = (kk + 1) / 2, whole = kk / 2;
+    const ptrdiff_t pairs = (kk + 1) / 2;
     if (sp == 1) {
-        // Plain A: a row's k is contiguous, and 32 floats become 16 words in order.
         for (ptrdiff_t r = 0; r < rows; r++) {
             const float *row = a + r * sa;
             uint32_t *out = words + r * pairs;
             ptrdiff_t q = 0;
-            for (; q + 16 <= whole; q += 16)
+            for (; 2 * q + 32 <= kk; q += 16)
                 _mm512_storeu_si512(out + q, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 2 * q + 16), _mm512_loadu_ps(row + 2 * q)));
-            for (; q < whole; q++) out[q] = pair(row[2 * q], row[2 * q + 1]);
-            if (kk & 1) out[whole] = pair(row[kk - 1], 0);
+            for (; q < pairs; q++) out[q] = pair(row[2 * q], 2 * q + 1 < kk ? row[2 * q + 1] : 0);
         }
     } else {
-        // Transposed A: 16 rows are contiguous at each k; two k make 16 words, one per row, stored `pairs` apart.
-        ptrdiff_t r = 0;
-        for (; r + 16 <= rows; r += 16) {
-            const __m512i scatter = _mm512_mullo_epi32(_mm512_set1_epi32((int)pairs),
-                                                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-            for (ptrdiff_t q = 0; q < pairs; q++) {
-                __m512i low = bf16_words(a + r + 2 * q * sp, 1);
-                __m512i high = 2 * q + 1 < kk ? _mm512_slli_epi32(bf16_words(a + r + (2 * q + 1) * sp, 1), 16) : _mm512_setzero_si512();
-                _mm512_i32scatter_epi32(words + r * pairs + q, scatter, _mm512_or_si512(low, high), 4);
+        for (ptrdiff_t q = 0; q < pairs; q++)
+            for (ptrdiff_t r = 0; r < rows; r += 16) {
+                const ptrdiff_t count = rows - r < 16 ? rows - r : 16;
+                __m512 low = load_first(a + r + 2 * q * sp, count);
+                __m512 high = 2 * q + 1 < kk ? load_first(a + r + (2 * q + 1) * sp, count) : _mm512_setzero_ps();
+                _mm512_mask_storeu_epi32(words + q * rows + r, (__mmask16)((1u << count) - 1), interleaved_pairs(low, high));
             }
-        }
-        for (; r < rows; r++)
-            for (ptrdiff_t q = 0; q < pairs; q++)
-                words[r * pairs + q] = pair(a[r + 2 * q * sp], 2 * q + 1 < kk ? a[r + (2 * q + 1) * sp] : 0);
     }
 }
 
-// Columns [j, j+16) of B over k [0, kk) into panel[q·16 + column]. Element (p, col) is b[p·sb + col·sc].
+// Columns [0, 16) of B over kk values of k into panel[q·16 + column], element (p, col) being b[p·sb + col·sc].
 static BF16_TARGET void pack_panel(const float *b, ptrdiff_t sb, ptrdiff_t sc, ptrdiff_t kk, uint32_t *panel) {
     const ptrdiff_t pairs = (kk + 1) / 2;
-    for (ptrdiff_t q = 0; q < pairs; q++) {
-        __m512i low = bf16_words(b + 2 * q * sb, sc);
-        __m512i high = 2 * q + 1 < kk ? _mm512_slli_epi32(bf16_words(b + (2 * q + 1) * sb, sc), 16) : _mm512_setzero_si512();
-        _mm512_store_si512(panel + q * 16, _mm512_or_si512(low, high));
+    if (sc == 1) {
+        // Plain B: a row's 16 columns are contiguous; two rows make one line of the panel.
+        for (ptrdiff_t q = 0; q < pairs; q++) {
+            __m512 low = _mm512_loadu_ps(b + 2 * q * sb);
+            __m512 high = 2 * q + 1 < kk ? _mm512_loadu_ps(b + (2 * q + 1) * sb) : _mm512_setzero_ps();
+            _mm512_store_si512(panel + q * 16, interleaved_pairs(low, high));
+        }
+        return;
+    }
+    // Transposed B: a column's k is contiguous, so 32 of its values become 16 words in order; 16 columns of them are
+    // transposed into 16 lines of the panel.
+    for (ptrdiff_t q0 = 0; q0 < pairs; q0 += 16) {
+        __m512i lines[16];
+        const ptrdiff_t p0 = 2 * q0, left = kk - p0;
+        for (int col = 0; col < 16; col++) {
+            const float *x = b + col * sc + p0;
+            lines[col] = (__m512i)_mm512_cvtne2ps_pbh(load_first(x + 16, left - 16), load_first(x, left));
+        }
+        transpose16(lines);
+        const ptrdiff_t count = pairs - q0 < 16 ? pairs - q0 : 16;
+        for (ptrdiff_t t = 0; t < count; t++) _mm512_store_si512(panel + (q0 + t) * 16, lines[t]);
     }
 }
 
-#define BF16_BLOCK(r) bf16_block((r), words + (i - i0) * pairs, pairs, panel, c + i * ldc + j, ldc, accumulate)
+#define BF16_BLOCK(r) bf16_block((r), words + (i - i0) * wa, wa, wq, pairs, panel, c + i * ldc + j, ldc, accumulate)
 
 // One k chunk (kk ≤ GEMM_BF16_K_CHUNK) of C (+)= op(A)·op(B).
 static BF16_TARGET void gemm_bf16_chunk(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t kk, const float *a,
@@ -114,6 +159,7 @@ static BF16_TARGET void gemm_bf16_chunk(int trans_a, int trans_b, ptrdiff_t m, p
     for (ptrdiff_t i0 = 0; i0 < m; i0 += GEMM_BF16_M_BLOCK) {
         const ptrdiff_t iend = m - i0 < GEMM_BF16_M_BLOCK ? m : i0 + GEMM_BF16_M_BLOCK;
         pack_a(a + i0 * sa, sa, sp, iend - i0, kk, words);
+        const ptrdiff_t wa = sp == 1 ? pairs : 1, wq = sp == 1 ? 1 : iend - i0;   // pack_a's layout
         for (ptrdiff_t j = 0; j < n; j += 16) {
             pack_panel(b + j * sc, sb, sc, kk, panel);
             ptrdiff_t i = i0;
@@ -131,7 +177,7 @@ int vm_has_bf16(void) {
     int has = __atomic_load_n(&known, __ATOMIC_RELAXED);
     if (has < 0) {
         __builtin_cpu_init();
-        has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+        has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
         __atomic_store_n(&known, has, __ATOMIC_RELAXED);
     }
     return has;

@@ -71,6 +71,9 @@ struct MSCGRecBench: ParsableCommand {
         else { throw ValidationError("PyTorch MSCGRec benchmark printed no result") }
         let best = bfloat16Rate ?? oursRate
         print(String(format: "torch reference %8.0f samples/s | ours/reference speed %.2f float32, %.2f default", reference, oursRate / reference, best / reference))
+        if let autocast = json["reference_bf16_samples_per_second"] as? Double {
+            print(String(format: "torch autocast  %8.0f samples/s (bfloat16) | ours default/autocast speed %.2f", autocast, best / autocast))
+        }
         print(String(format: "HF T5           %8.0f samples/s | ours/HF speed %.2f float32, %.2f default", hf, oursRate / hf, best / hf))
     }
 
