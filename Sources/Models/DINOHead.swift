@@ -10,6 +10,8 @@ public final class DINOHead {
     public var layers: [(weight: Tensor, bias: Tensor)]
     /// [K, Bn]: the direction of each prototype (weight_v; weight_g ≡ 1 is not a parameter).
     public var lastLayer: Tensor
+    /// Subtract the rows' mean from the bottleneck before the L2 normalisation (not in DINOv2; see `RQDINOConfig`).
+    public var batchCentring = false
 
     public init(layers: [(weight: Tensor, bias: Tensor)], lastLayer: Tensor) {
         self.layers = layers; self.lastLayer = lastLayer
@@ -32,11 +34,21 @@ public final class DINOHead {
 
     public var prototypes: Int { lastLayer.shape[0] }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { logits(bottleneck: bottleneck(x)) }
+
+    /// The MLP's output before the L2 normalisation, [n, Bn] (diagnostics read its spread across images).
+    public func bottleneck(_ x: Tensor) -> Tensor {
         var h = x
         for (i, layer) in layers.enumerated() {
             h = fusedLinear(h, weight: layer.weight, bias: layer.bias, gelu: i < layers.count - 1)
         }
+        return h
+    }
+
+    /// Cosines of the bottleneck's direction with each prototype's, [n, K].
+    public func logits(bottleneck h: Tensor) -> Tensor {
+        var h = h
+        if batchCentring && h.shape[0] > 1 { h = h - h.mean(axis: 0, keepDim: true) }
         return matmul(h.l2Normalized(eps: 1e-12), lastLayer.l2Normalized(eps: 1e-12), transposeB: true)
     }
 

@@ -10,6 +10,12 @@ public struct RQDINOConfig: Codable, Sendable, Equatable {
     public var headBottleneck = 64
     public var prototypes = 1024
     public var headLayers = 3
+    /// Centre the head's bottleneck over the batch before its L2 normalisation (not DINOv2; on in the from-scratch
+    /// CPU default). A randomly initialised ViT gives every image nearly the same CLS embedding, and the narrow head
+    /// keeps that shared direction: the cosines with the prototypes then barely differ between images, the centred
+    /// teacher targets are uniform and the DINO loss sits at ln K (issue 15). Removing the batch mean leaves only what
+    /// tells images apart. Only the training losses use the head; codes and probes read the backbone.
+    public var headBatchCentring = false
     /// nil: plain DINOv2 (the post-hoc baseline of Table 3c trains this way and quantizes afterwards).
     public var quantizer: EMAResidualQuantizer.Options? = .init()
     public var commitmentWeight: Float = 0.01      // α₃ (paper 4.1)
@@ -30,6 +36,25 @@ public struct RQDINOConfig: Codable, Sendable, Equatable {
     }
 
     public static let cpuDefault = RQDINOConfig(vit: .cpuDefault, globalSize: 56, localSize: 24)
+}
+
+extension RQDINOConfig {
+    /// Keys missing from older encoder files take their defaults (e.g. `headBatchCentring`, added later).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(vit: try c.decode(ViTConfig.self, forKey: .vit), globalSize: try c.decode(Int.self, forKey: .globalSize),
+                  localSize: try c.decode(Int.self, forKey: .localSize))
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        headHidden = try value(.headHidden, headHidden); headBottleneck = try value(.headBottleneck, headBottleneck)
+        prototypes = try value(.prototypes, prototypes); headLayers = try value(.headLayers, headLayers)
+        headBatchCentring = try value(.headBatchCentring, headBatchCentring)
+        quantizer = try c.decodeIfPresent(EMAResidualQuantizer.Options.self, forKey: .quantizer)   // absent: no quantizer
+        commitmentWeight = try value(.commitmentWeight, commitmentWeight); ibotWeight = try value(.ibotWeight, ibotWeight)
+        koleoWeight = try value(.koleoWeight, koleoWeight); studentTemperature = try value(.studentTemperature, studentTemperature)
+        centerMomentum = try value(.centerMomentum, centerMomentum); localCrops = try value(.localCrops, localCrops)
+        maskProbability = try value(.maskProbability, maskProbability)
+        maskRatioMin = try value(.maskRatioMin, maskRatioMin); maskRatioMax = try value(.maskRatioMax, maskRatioMax)
+    }
 }
 
 /// One batch of crops, rows crop-major: `global` holds 2·B images of globalSize², `local` nL·B of localSize²
@@ -88,6 +113,8 @@ public final class RQDINOModel {
         teacher = VisionTransformer(config: config.vit, seed: seed)
         teacherHead = DINOHead(inputDim: config.vit.hiddenSize, hiddenDim: config.headHidden, bottleneckDim: config.headBottleneck,
                                prototypes: config.prototypes, layerCount: config.headLayers, seed: seed &+ 1)
+        studentHead.batchCentring = config.headBatchCentring
+        teacherHead.batchCentring = config.headBatchCentring
         quantizer = config.quantizer.map { EMAResidualQuantizer(options: $0, dimension: config.vit.hiddenSize) }
         dinoCenter = [Float](repeating: 0, count: config.prototypes)
         ibotCenter = [Float](repeating: 0, count: config.prototypes)
@@ -175,7 +202,9 @@ public final class RQDINOModel {
         } else {
             total = Tensor.scalar(0)
         }
-        let logits = studentHead(headInput)
+        // global and local crops through the head separately: batch centring (if on) then uses each one's own mean
+        var logits = studentHead(headInput.slice(axis: 0, start: 0, end: 2 * b))
+        if nl > 0 { logits = concat([logits, studentHead(headInput.slice(axis: 0, start: 2 * b, end: (2 + nl) * b))], axis: 0) }
         let dino = DINOLosses.dino(studentGlobal: logits.slice(axis: 0, start: 0, end: 2 * b),
                                    studentLocal: nl > 0 ? logits.slice(axis: 0, start: 2 * b, end: (2 + nl) * b) : nil,
                                    teacherGlobal: teacherCLS, batch: b, localCrops: nl, temperature: config.studentTemperature)

@@ -16,10 +16,17 @@ public struct RQDINOOptions: Sendable {
     public var weightDecay: Float = 0.04
     public var clip: Float = 3.0
     public var momentumStart: Float = 0.992
+    /// Teacher temperature: linear from `teacherTemperatureStart` to `teacherTemperature` over the first
+    /// `temperatureWarmup` share of the steps.
+    public var teacherTemperatureStart: Float = 0.04
+    public var teacherTemperature: Float = 0.07
+    public var temperatureWarmup: Double = 0.3
     /// DINOv2 keeps the head's last layer fixed during the first epoch(s): it helps the head leave the uniform start.
     public var freezeLastLayerEpochs = 1
     public var seed: UInt64 = 0
     public var threads = 1
+    /// Every this many steps, measure `RQDINODiagnostics` on the step's batch and add them to the progress (0: never).
+    public var diagnosticsEvery = 0
     public init() {}
 }
 
@@ -34,6 +41,8 @@ public final class RQDINOTrainer {
     let optimizer: AdamW
     let schedules: RQDINOSchedules
     public private(set) var step = 0
+    /// The latest measured diagnostics (see `RQDINOOptions.diagnosticsEvery`).
+    public private(set) var diagnostics: RQDINODiagnostics?
     public var stepsPerEpoch: Int { max(1, images.count / options.batchSize) }
 
     public init(model: RQDINOModel, images: [RGBImage], options: RQDINOOptions) {
@@ -51,6 +60,9 @@ public final class RQDINOTrainer {
                           weightDecay: options.weightDecay, noDecay: noDecay)
         var s = RQDINOSchedules(totalSteps: options.epochs * max(1, images.count / options.batchSize))
         s.momentumStart = options.momentumStart
+        s.teacherTemperatureStart = options.teacherTemperatureStart
+        s.teacherTemperature = options.teacherTemperature
+        s.temperatureWarmup = options.temperatureWarmup
         schedules = s
     }
 
@@ -95,6 +107,8 @@ public final class RQDINOTrainer {
             model.initializeQuantizer(batch(indices, epoch: epoch), using: &rng)
         }
         let temperature = schedules.teacherTemperature(at: step)
+        let diagnose = options.diagnosticsEvery > 0 && step % options.diagnosticsEvery == 0
+        var measured = diagnose ? model.diagnose(batch(indices, epoch: epoch), teacherTemperature: temperature) : nil
         let results = UnsafeMutableBufferPointer<(RQDINOTerms, RQDINOStatistics)?>.allocate(capacity: shards)
         results.initialize(repeating: nil)
         defer { _ = results.deinitialize(); results.deallocate() }   // deinitialize: the slots own their values
@@ -106,6 +120,15 @@ public final class RQDINOTrainer {
         }
         let collected = results.compactMap { $0 }
         if epoch <= options.freezeLastLayerEpochs { model.studentHead.lastLayer.grad = nil }   // AdamW skips it
+        if measured != nil {
+            measured!.backboneGradient = gradientNorm(model.student.namedParameters.map(\.1))
+            measured!.headGradient = gradientNorm(model.studentHead.layers.flatMap { [$0.weight, $0.bias] })
+            measured!.lastLayerGradient = gradientNorm([model.studentHead.lastLayer])
+            measured!.learningRate = Double(learningRate(at: step))
+            measured!.teacherTemperature = Double(temperature)
+            measured!.momentum = Double(schedules.momentum(at: step))
+            diagnostics = measured
+        }
         clipGradNorm(optimizer.parameters, maxNorm: options.clip)
         optimizer.learningRate = learningRate(at: step)
         optimizer.step()
@@ -146,6 +169,9 @@ public final class RQDINOTrainer {
                 let indices = Array(permutation[(s * options.batchSize)..<((s + 1) * options.batchSize)])
                 let terms = trainStep(indices, epoch: epoch)
                 sum = sum + terms
+                if options.diagnosticsEvery > 0, (step - 1) % options.diagnosticsEvery == 0, let d = diagnostics {
+                    progress(String(format: "step %d loss %.4f (dino %.4f ibot %.4f koleo %.4f) ", step, terms.total, terms.dino, terms.ibot, terms.koleo) + d.line)
+                }
                 if Date().timeIntervalSince(lastLine) >= 10 || s == stepsPerEpoch - 1 {
                     lastLine = Date()
                     let elapsed = Date().timeIntervalSince(started), done = step - startStep

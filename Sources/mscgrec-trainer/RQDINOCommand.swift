@@ -28,8 +28,7 @@ struct RQDINOCommand: ParsableCommand {
     @Option(help: "Epochs.") var epochs = 10
     @Option(help: "Images per step.") var batchSize = 64
     @Option(help: "Peak AdamW learning rate (cosine decay after warm-up).") var lr: Float = 5e-4
-    @Option(help: "Teacher EMA momentum at the start (cosine to 1). DINO: higher for small batches (0.9995 at 256).")
-    var teacherMomentum: Float = 0.9995
+    @Option(help: "Teacher EMA momentum at the start (cosine to 1; default 0.992, DINOv2's).") var teacherMomentum: Float?
     @Option(help: "ViT shapes when not --init: cpu (patch 8, width 128, 4 layers) or vit-s14.") var model = "cpu"
     @Option(help: "LayerScale initial value of a model trained from scratch (not with --init).") var layerScale: Float?
     @Option(help: "Global crop size (default: 56 for cpu, 224 for ViT-S/14).") var globalSize: Int?
@@ -46,6 +45,13 @@ struct RQDINOCommand: ParsableCommand {
     @Option(help: "Threads (one batch shard each, single-threaded BLAS inside).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Stop after the epoch that passes this many minutes (everything is written; --resume continues).")
     var maxMinutes: Double?
+    @Option(help: "dinov2 (DINOv2's settings; the default with --init) or from-scratch (the default without: head batch centring, teacher temperature 0.04, last layer never frozen).")
+    var recipe: String?
+    @Option(help: "Teacher temperature after the warm-up (default: the recipe's).") var teacherTemperature: Float?
+    @Option(help: "Epochs with the head's last layer frozen (default: the recipe's).") var freezeLastLayer: Int?
+    @Option(help: "KoLeo weight α₂.") var koleo: Float = 0.1
+    @Option(help: "Print output-spread, entropy, centre, gradient and schedule diagnostics every N steps (0: never).")
+    var diagnostics = 0
     @Flag(help: "Continue the run in --out from its checkpoint (same flags).") var resume = false
 
     func run() throws {
@@ -76,20 +82,29 @@ struct RQDINOCommand: ParsableCommand {
         config.localCrops = localCrops
         config.prototypes = prototypes
         config.commitmentWeight = commitment
+        config.koleoWeight = koleo
         config.quantizer = noQuantizer ? nil : .init(levels: levels, codebookSize: codebook)
         if large { config.headHidden = 2048; config.headBottleneck = 256 }
 
-        let rq = RQDINOModel(config: config, seed: seed, initialBackbone: backbone)
         var options = RQDINOOptions()
         options.epochs = epochs; options.batchSize = batchSize; options.learningRate = lr; options.seed = seed; options.threads = threads
-        options.momentumStart = teacherMomentum
+        options.diagnosticsEvery = diagnostics
+        let plan = try recipe.map { name in
+            guard let r = RQDINORecipe(rawValue: name) else { throw ValidationError("--recipe must be dinov2 or from-scratch") }
+            return r
+        } ?? (`init` == nil ? .fromScratch : .dinov2)
+        plan.apply(to: &config, &options)
+        if let teacherMomentum { options.momentumStart = teacherMomentum }
+        if let teacherTemperature { options.teacherTemperature = teacherTemperature }
+        if let freezeLastLayer { options.freezeLastLayerEpochs = freezeLastLayer }
+        let rq = RQDINOModel(config: config, seed: seed, initialBackbone: backbone)
         let trainer = RQDINOTrainer(model: rq, images: usable, options: options)
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         let checkpoint = outURL.appendingPathComponent("checkpoint.safetensors")
         if resume, !FileManager.default.fileExists(atPath: checkpoint.path) { throw ValidationError("--resume: no checkpoint at \(checkpoint.path)") }
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
-        stderr("rqdino: \(noQuantizer ? "DINOv2 without quantizer" : "quantizer \(levels)×\(codebook)"), ViT \(vit.hiddenSize)×\(vit.layers), patch \(vit.patchSize), "
+        stderr("rqdino: recipe \(plan.rawValue), \(noQuantizer ? "DINOv2 without quantizer" : "quantizer \(levels)×\(codebook)"), ViT \(vit.hiddenSize)×\(vit.layers), patch \(vit.patchSize), "
                + "crops \(config.globalSize)/\(config.localSize)×\(localCrops), \(trainer.stepsPerEpoch) steps per epoch, \(threads) threads")
         try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: stopCheck(started: started, maxMinutes: maxMinutes), log: log) { stderr($0) }
         try RQDINOEncoder.save(rq, to: outURL)
