@@ -55,7 +55,7 @@ struct MSCGRecBench: ParsableCommand {
               + "\(steps) steps, \(blasThreads ? "BLAS threads" : "data-parallel shards"), mean history \(String(format: "%.1f", Double(ours.shapes.map { $0.items * $0.rows }.reduce(0, +)) / Double(max(1, ours.samples)))) items, threads \(threads)")
         print(String(format: "ours float32    %8.0f samples/s", oursRate))
         if let bfloat16Rate {
-            print(String(format: "ours bfloat16   %8.0f samples/s | bfloat16/float32 speed %.2f (products only; the training default)", bfloat16Rate, bfloat16Rate / oursRate))
+            print(String(format: "ours bfloat16   %8.0f samples/s | bfloat16/float32 speed %.2f (bfloat16 products: the training default)", bfloat16Rate, bfloat16Rate / oursRate))
         } else {
             print("ours bfloat16   (this CPU has no AVX512_BF16: training runs float32)")
         }
