@@ -5,6 +5,7 @@
 set -euo pipefail
 bin=${1:-.build/release/mscgrec-trainer}
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+repo=$(pwd)
 dir=$(mktemp -d)
 trap '[[ -n "${KEEP:-}" ]] || rm -rf "$dir"' EXIT
 cp Tests/PipelineSmoke/tiny.json "$dir/tiny.json"
@@ -35,4 +36,32 @@ grep -q "stopped during train-mscgrec" err.txt || fail "no stop message"
 run stopped.json || fail "continued run exited with an error"
 [[ "$(stages)" == *"train-mscgrec: continuing"* ]] || fail "the stopped stage did not continue: '$(stages)'"
 grep -q "epoch   1" err.txt && fail "the continued run trained epoch 1 again"
-echo "pipeline smoke test passed (4 runs: fresh, cached, one model changed, stopped and continued)"
+
+# An image modality: an RQ-DINO encoder stage, then image-codes, on a RecBole dataset whose 40 items show the committed
+# fixture photos (each file several times), 60 users stepping round the items.
+mkdir -p ds/posters/posters
+photos=("$repo"/Tests/ImagesTests/Fixtures/{photo.jpg,photo-progressive.jpg,gray.jpg,photo.png,alpha.png,palette.png,gray16.png})
+{
+  echo '{'
+  for i in $(seq 1 40); do
+    photo=${photos[$(( i % ${#photos[@]} ))]}; file="$i.${photo##*.}"
+    cp "$photo" "ds/posters/posters/$file"
+    echo "\"$i\": {\"title\": \"Item $i\", \"image\": \"posters/$file\"}$([[ $i -lt 40 ]] && echo ,)"
+  done
+  echo '}'
+} > ds/posters/posters.item.json
+{
+  printf 'user_id:token\titem_id:token\trating:float\ttimestamp:float\n'
+  for u in $(seq 1 60); do for k in $(seq 0 7); do
+    printf '%d\t%d\t4\t%d\n' "$u" $(( (u * 7 + 3 * k) % 40 + 1 )) $(( 1000 + k ))
+  done; done
+} > ds/posters/posters.inter
+cp "$repo/Tests/PipelineSmoke/images.json" images.json
+run images.json || fail "image run exited with an error"
+want="prepare: running sasrec: running codes-collaborative: running encoder-image: running codes-image: running train-mscgrec: running evaluate-mscgrec: running finished "
+[[ "$(stages)" == "$want" ]] || fail "image run: got '$(stages)'"
+grep -q '40 of 40 items have a usable image' err.txt || fail "image-codes did not encode every item's image"
+grep -q '^| MSCGRec |' work-images/results.md || fail "image run: results.md lacks the MSCGRec row"
+run images.json || fail "second image run exited with an error"
+[[ "$(stages)" == "${want//running/cached}" ]] || fail "second image run reran: '$(stages)'"
+echo "pipeline smoke test passed (4 runs: fresh, cached, one model changed, stopped and continued; an image modality fresh and cached)"

@@ -29,7 +29,7 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
     public init() {}
 
     /// Fields that may appear although the defaults leave them out.
-    static let optionalKeys: Set<String> = ["model.modalities", "model.maxHistory"]
+    static let optionalKeys: Set<String> = ["model.modalities", "model.maxHistory", "training.targetsPerUser"]
 
     /// Reads `data` (JSON) over the defaults.
     public static func decode(_ data: Data, source: String) throws -> MSCGRecRunConfig {

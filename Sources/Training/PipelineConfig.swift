@@ -25,7 +25,12 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
         public var ids: String?
         /// LC-Rec index JSON of precomputed codes, under the datasets root.
         public var codes: String?
-        /// Further `quantize` flags, e.g. ["--method", "rqvae"].
+        /// Images (a folder, or a CSV with an image column) under the datasets root to train an RQ-DINO encoder on;
+        /// the items' own images, named by the catalog, are then encoded into this modality's codes (`image-codes`).
+        public var images: String?
+        /// Further `rqdino` flags for `images`, e.g. ["--epochs", "30"] or ["--no-quantizer"] (Table 3c's baseline).
+        public var encoder: [String]?
+        /// Further `quantize` flags, e.g. ["--method", "rqvae"] (for `images`: `image-codes` flags).
         public var options: [String]?
     }
 
@@ -58,9 +63,12 @@ public struct PipelineConfig: Codable, Equatable, Sendable {
         var seen = Set<String>()
         for m in modalities {
             guard seen.insert(m.name).inserted else { throw ConfigError("\(source): modalities: \"\(m.name)\" appears twice") }
-            let inputs = [m.from != nil, m.embeddings != nil, m.codes != nil].filter { $0 }.count
+            let inputs = [m.from != nil, m.embeddings != nil, m.codes != nil, m.images != nil].filter { $0 }.count
             guard inputs == 1 else {
-                throw ConfigError("\(source): modality \"\(m.name)\": give exactly one of \"from\": \"sasrec\", \"embeddings\" or \"codes\"")
+                throw ConfigError("\(source): modality \"\(m.name)\": give exactly one of \"from\": \"sasrec\", \"embeddings\", \"codes\" or \"images\"")
+            }
+            if m.encoder != nil, m.images == nil {
+                throw ConfigError("\(source): modality \"\(m.name)\": \"encoder\" (rqdino flags) needs \"images\"")
             }
             if let from = m.from, from != "sasrec" {
                 throw ConfigError("\(source): modality \"\(m.name)\": \"from\" must be \"sasrec\", not \"\(from)\"")

@@ -145,9 +145,11 @@ public final class RQDINOTrainer {
         return collected.map(\.0).reduce(RQDINOTerms(), +)
     }
 
-    /// Trains the remaining epochs; `progress` gets a line about every `every` seconds and one per epoch.
+    /// Trains the remaining epochs; `progress` gets a line about every `every` seconds and one per epoch. True when
+    /// every epoch is done, false when `shouldStop` ended the run early (`resume` continues it).
+    @discardableResult
     public func train(checkpoint: URL, resume: Bool, shouldStop: @escaping () -> Bool, log: TrainingLog?,
-                      progress: @escaping (String) -> Void) throws {
+                      progress: @escaping (String) -> Void) throws -> Bool {
         let loop = TrainingLoop(parameters: model.studentParameters, optimizer: optimizer,
                                 options: .init(epochs: options.epochs, patience: options.epochs + 1, checkpoint: checkpoint))
         if resume {
@@ -196,6 +198,7 @@ public final class RQDINOTrainer {
             // the checkpoint naming this epoch's extras is written: older extras are no longer needed
             if record.epoch > 1 { try? FileManager.default.removeItem(at: Self.extrasURL(checkpoint, epoch: record.epoch - 1)) }
         })
+        return loop.state.finished
     }
 
     static func extrasURL(_ checkpoint: URL, epoch: Int) -> URL {

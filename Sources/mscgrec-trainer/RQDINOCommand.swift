@@ -54,7 +54,11 @@ struct RQDINOCommand: ParsableCommand {
     var diagnostics = 0
     @Flag(help: "Continue the run in --out from its checkpoint (same flags).") var resume = false
 
-    func run() throws {
+    func run() throws { _ = try execute() }
+
+    /// Trains; true when every epoch ran, false when a stop request or the time budget ended it (the encoder of the
+    /// epochs so far is written either way; `--resume` continues).
+    func execute() throws -> Bool {
         Parallelism.setBLASThreads(1)
         Parallelism.workers = threads
         let started = Date()
@@ -106,8 +110,9 @@ struct RQDINOCommand: ParsableCommand {
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
         stderr("rqdino: recipe \(plan.rawValue), \(noQuantizer ? "DINOv2 without quantizer" : "quantizer \(levels)×\(codebook)"), ViT \(vit.hiddenSize)×\(vit.layers), patch \(vit.patchSize), "
                + "crops \(config.globalSize)/\(config.localSize)×\(localCrops), \(trainer.stepsPerEpoch) steps per epoch, \(threads) threads")
-        try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: stopCheck(started: started, maxMinutes: maxMinutes), log: log) { stderr($0) }
+        let finished = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: stopCheck(started: started, maxMinutes: maxMinutes), log: log) { stderr($0) }
         try RQDINOEncoder.save(rq, to: outURL)
         stderr("wrote \(outURL.path)/encoder.safetensors in " + String(format: "%.1f min", Date().timeIntervalSince(started) / 60))
+        return finished
     }
 }

@@ -11,8 +11,9 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run the whole pipeline of a configs/<dataset>.json and print MSCGRec, TIGER and SASRec side by side.",
         discussion: """
-        Stages run by calling this tool's own commands (prepare, sasrec, quantize, train, evaluate, shapley) into the \
-        config's work directory: WORK/data (prepared splits, catalog, codes), WORK/sasrec, WORK/models/<name>. Each \
+        Stages run by calling this tool's own commands (prepare, sasrec, quantize, rqdino, image-codes, train, evaluate, \
+        shapley) into the config's work directory: WORK/data (prepared splits, catalog, codes), WORK/sasrec, \
+        WORK/encoders/<image modality>, WORK/models/<name>. Each \
         stage is recorded in WORK/stages/<stage>.json with what it was computed from (its settings, the stages it reads, \
         the size and time of its input files); a stage whose inputs are unchanged is reused, a changed one reruns with \
         everything that depends on it, and an interrupted one continues (training from its checkpoint). Ctrl-C or \
@@ -88,9 +89,26 @@ struct RunCommand: ParsableCommand {
                                            + (resumable ? ["--resume"] : []) + sasrecArgs).execute()
         }
 
-        // Codes, one stage per modality.
+        // Codes, one stage per modality (an image modality first trains its RQ-DINO encoder).
         var codes: [String: StageRecord] = [:]
         for m in pipeline.modalities {
+            if let images = m.images {
+                let encoderDir = work.appendingPathComponent("encoders").appendingPathComponent(m.name).path
+                let encoderArgs = ["--images", under(images)] + (m.encoder ?? [])
+                let encoder = try stage("encoder-\(m.name)", StageInputs(kind: "rqdino", settings: .strings(encoderArgs), files: [under(images)], digests: digests),
+                                        output: encoderDir) { resume in
+                    let resumable = resume && FileManager.default.fileExists(atPath: "\(encoderDir)/checkpoint.safetensors")
+                    return try RQDINOCommand.parse(encoderArgs + ["--out", encoderDir] + threadArgs + minutesLeft()
+                                                   + (resumable ? ["--resume"] : [])).execute()
+                }
+                let args = ["--data", data, "--encoder", encoderDir, "--modality", m.name] + expand(m.options)
+                codes[m.name] = try stage("codes-\(m.name)", StageInputs(kind: "image-codes", settings: .strings(Array(args.dropFirst(4))),
+                                                                          upstream: [prepared, encoder])) { _ in
+                    try ImageCodesCommand.parse(args + threadArgs).run()
+                    return true
+                }
+                continue
+            }
             var args = ["--data", data, "--modality", m.name]
             var files: [String] = [], upstream = [prepared]
             if m.from == "sasrec" {

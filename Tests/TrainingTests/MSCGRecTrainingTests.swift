@@ -14,7 +14,7 @@ final class MSCGRecTrainingTests: XCTestCase {
     /// lack text.
     static func setup(softmax: MSCGRecConfig.Softmax = .constrained, dropout: Float = 0, mask: Float = 0,
                       epochs: Int = 4, earlyStopping: MSCGRecTrainingOptions.EarlyStopping = .constrainedLoss,
-                      precision: MatmulPrecision = .bfloat16) throws -> MSCGRecTrainer {
+                      precision: MatmulPrecision = .bfloat16, targetsPerUser: Int? = nil) throws -> MSCGRecTrainer {
         let dataset = ring(items: 60, users: 150, length: 10)
         let n = dataset.itemCount
         var collaborative: [Int32] = [], text: [Int32] = [], rng = SeededGenerator(seed: 4)
@@ -40,6 +40,7 @@ final class MSCGRecTrainingTests: XCTestCase {
         options.epochs = epochs; options.patience = epochs; options.batchSize = 64
         options.learningRate = 5e-3; options.warmupSteps = 10; options.seed = 11
         options.earlyStopping = earlyStopping; options.validationUsers = 100; options.matmulPrecision = precision
+        options.targetsPerUser = targetsPerUser
         return try MSCGRecTrainer(dataset: dataset, config: config, items: items, tree: tree, options: options)
     }
 
@@ -161,6 +162,22 @@ final class MSCGRecTrainingTests: XCTestCase {
         Parallelism.workers = 1
         XCTAssertThrowsError(try Self.setup(epochs: 2).train(checkpoint: checkpoint, resume: true)) { error in
             XCTAssertTrue("\(error)".contains("--threads"), "\(error)")
+        }
+    }
+
+    func testTargetsPerUserKeepsEachUsersMostRecentTargets() throws {
+        let all = try Self.setup(), limited = try Self.setup(targetsPerUser: 2)
+        let offsets = all.dataset.sequences.offsets
+        func user(_ e: MSCGRecExample) -> Int { offsets.lastIndex { $0 <= Int(e.target) }! }
+        let byUser = Dictionary(grouping: all.training, by: user)
+        let expected = byUser.values.flatMap { $0.map(\.target).sorted().suffix(2) }.sorted()
+        XCTAssertLessThan(expected.count, all.training.count, "some users have more than two targets")
+        XCTAssertEqual(limited.training.map(\.target).sorted(), expected)
+        let decoded = try MSCGRecRunConfig.decode(Data(#"{"training": {"targetsPerUser": 5}}"#.utf8), source: "c.json")
+        XCTAssertEqual(decoded.training.targetsPerUser, 5)
+        XCTAssertNil(try MSCGRecRunConfig.decode(Data("{}".utf8), source: "c.json").training.targetsPerUser)
+        XCTAssertThrowsError(try MSCGRecRunConfig.decode(Data(#"{"training": {"targetsPerUser": 0}}"#.utf8), source: "c.json")) {
+            XCTAssertTrue("\($0)".contains("targetsPerUser"), "\($0)")
         }
     }
 

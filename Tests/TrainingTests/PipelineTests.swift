@@ -114,6 +114,19 @@ final class PipelineConfigTests: XCTestCase {
         assertThrows(try decode("""
             {"work": "w", "dataset": {"format": "lcrec", "input": "d"}, "modalities": [{"name": "t"}], "models": []}
             """), "modality \"t\": give exactly one of")
+        assertThrows(try decode("""
+            {"work": "w", "dataset": {"format": "lcrec", "input": "d"}, "models": [],
+             "modalities": [{"name": "t", "embeddings": "e.npy", "encoder": ["--epochs", "2"]}]}
+            """), "modality \"t\": \"encoder\" (rqdino flags) needs \"images\"")
+    }
+
+    func testImageModalitiesNameTheirImagesAndEncoderFlags() throws {
+        let config = try decode("""
+            {"work": "w", "dataset": {"format": "recbole", "input": "d"}, "models": [{"name": "M", "config": {"model": {"modalities": ["image"]}}}],
+             "modalities": [{"name": "image", "images": "d/posters", "encoder": ["--no-quantizer"]}]}
+            """)
+        XCTAssertEqual(config.modalities[0].images, "d/posters")
+        XCTAssertEqual(config.modalities[0].encoder, ["--no-quantizer"])
     }
 
     func testModelsGetDirectoryNames() throws {
