@@ -15,7 +15,7 @@ struct RunCommand: ParsableCommand {
         shapley) into the config's work directory: WORK/data (prepared splits, catalog, codes), WORK/sasrec, \
         WORK/encoders/<image modality>, WORK/models/<name>. Each \
         stage is recorded in WORK/stages/<stage>.json with what it was computed from (its settings, the stages it reads, \
-        the size and time of its input files); a stage whose inputs are unchanged is reused, a changed one reruns with \
+        the size and content digest of its input files); a stage whose inputs are unchanged is reused, a changed one reruns with \
         everything that depends on it, and an interrupted one continues (training from its checkpoint). Ctrl-C or \
         --max-minutes stop after the current epoch; the same command continues. The table is also written to \
         WORK/results.md.
