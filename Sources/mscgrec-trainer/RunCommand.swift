@@ -101,10 +101,10 @@ struct RunCommand: ParsableCommand {
                     return try RQDINOCommand.parse(encoderArgs + ["--out", encoderDir] + threadArgs + minutesLeft()
                                                    + (resumable ? ["--resume"] : [])).execute()
                 }
-                let args = ["--data", data, "--encoder", encoderDir, "--modality", m.name] + expand(m.options)
-                codes[m.name] = try stage("codes-\(m.name)", StageInputs(kind: "image-codes", settings: .strings(Array(args.dropFirst(4))),
+                let settings = ["--modality", m.name] + expand(m.options)
+                codes[m.name] = try stage("codes-\(m.name)", StageInputs(kind: "image-codes", settings: .strings(settings),
                                                                           upstream: [prepared, encoder])) { _ in
-                    try ImageCodesCommand.parse(args + threadArgs).run()
+                    try ImageCodesCommand.parse(["--data", data, "--encoder", encoderDir] + settings + threadArgs).run()
                     return true
                 }
                 continue
