@@ -72,15 +72,29 @@ final class MSCGRecTrainingTests: XCTestCase {
         XCTAssertEqual(-(state.bestScore ?? 0), learned, accuracy: 1e-6, "the best epoch's weights are the ones kept")
     }
 
-    /// bfloat16 products (the default) learn the ring as float32 ones do: the validation loss after each epoch within
-    /// 5% (it falls 4× over the run), and not bit-equal where the CPU has bfloat16 (the products really ran in it).
+    /// bfloat16 products (the default) learn the ring as float32 ones do. Exact agreement is not the bar: bfloat16
+    /// rounding amplifies any other difference. The same bfloat16 run with its gradients summed in another order (one
+    /// shard instead of two) moved epoch 4 by 8% where the small float32 products ran on OpenBLAS's Cooperlake kernels
+    /// (float32 0.1880; bfloat16 0.1778 and 0.1922) and by 2% on Haswell's. So at every epoch bfloat16 must stay within
+    /// 5% of float32 or within twice its own spread under that reordering; it must learn the ring (a quarter of the
+    /// start loss) and, where the CPU has bfloat16, not be bit-equal to float32.
     func testBFloat16TrainingLearnsAsFloat32Does() throws {
+        let workers = Parallelism.workers
+        defer { Parallelism.workers = workers }
+        Parallelism.workers = 2
         let single = try Self.setup(precision: .float32), half = try Self.setup(precision: .bfloat16)
+        let start = single.validationLoss()
         let singleRecords = try single.train().records, halfRecords = try half.train().records
+        Parallelism.workers = 1
+        let reorderedRecords = try Self.setup(precision: .bfloat16).train().records
         XCTAssertEqual(singleRecords.count, 4)
-        for (s, h) in zip(singleRecords, halfRecords) {
-            XCTAssertEqual(-h.validationScore, -s.validationScore, accuracy: 0.05 * -s.validationScore, "epoch \(s.epoch)")
+        XCTAssertEqual(reorderedRecords.count, 4)
+        for ((s, h), r) in zip(zip(singleRecords, halfRecords), reorderedRecords) {
+            let bfloat16Spread = abs(r.validationScore - h.validationScore)
+            XCTAssertEqual(-h.validationScore, -s.validationScore, accuracy: max(0.05 * -s.validationScore, 2 * bfloat16Spread),
+                           "epoch \(s.epoch) (bfloat16 reordered: \(-r.validationScore))")
         }
+        XCTAssertLessThan(-(halfRecords.last?.validationScore ?? 0), 0.25 * start, "bfloat16 learns the ring")
         if MatmulPrecision.bfloat16Available {
             XCTAssertNotEqual(halfRecords.last?.validationScore, singleRecords.last?.validationScore)
         }
