@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Module map (imports flow downwards only; ../shared/ARCHITECTURE.md has the target map):
 //   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG; CVectorMath (elementwise kernels per vector width)
-//   runtime:      BLASRuntime (OpenBLAS kernel selection at start-up) -> CBLAS
+//   runtime:      BLASRuntime (OpenBLAS kernel selection and denormal flushing at start-up) -> CBLAS, CVectorMath
 //   foundation:   MSCCore (version, errors, shared small configs)
 //   formats:      SafeTensors (file format only, no tensor math)
 //   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> BLASRuntime, CBLAS, CVectorMath, SafeTensors
@@ -50,7 +50,7 @@ let package = Package(
         // MARK: Libraries
         .target(name: "MSCCore"),
         .target(name: "ProcessSupport"),
-        .target(name: "BLASRuntime", dependencies: ["CBLAS"]),
+        .target(name: "BLASRuntime", dependencies: ["CBLAS", "CVectorMath"]),
         .target(name: "Evaluation", dependencies: ["MSCCore"]),
         .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
         .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),

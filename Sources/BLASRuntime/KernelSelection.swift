@@ -1,4 +1,5 @@
 import CBLAS
+import CVectorMath
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -6,7 +7,8 @@ import Glibc
 
 /// Start-up of every numeric process: OpenBLAS chose its kernel table when it loaded, before `main`; when a faster
 /// table is allowed on this CPU (measured once per machine, cached), set `OPENBLAS_CORETYPE` and re-execute the same
-/// binary with the same arguments. Call `selectKernels()` first thing in `main`.
+/// binary with the same arguments. Then this thread flushes denormals (threads created later inherit it). Call
+/// `selectKernels()` first thing in `main`.
 public enum KernelSelection {
     /// Child-process mode: measure the loaded kernels, print one JSON line, exit.
     static let probeVariable = "MSCGREC_BLAS_PROBE"
@@ -35,12 +37,13 @@ public enum KernelSelection {
         measurements = known
         decision = choice
         if case .switchTo(let core) = choice.action { reexecute(core: core, reason: choice.reason) }
+        vm_flush_denormals()
     }
 
     /// One line naming the CPU and the kernels, printed by `env`, the server's start-up log and every benchmark header.
     public static var summaryLine: String {
         "CPU \(CPUInfo.current().description); OpenBLAS core \(loadedCore) (\(decision.reason)); "
-            + "BLAS threads \(blasThreads)"
+            + "BLAS threads \(blasThreads); denormals \(vm_flushes_denormals() == 1 ? "flushed" : "kept")"
     }
 
     private static func reexecute(core: String, reason: String) {

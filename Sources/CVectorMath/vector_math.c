@@ -2,6 +2,10 @@
 #include "fast_math.h"
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define VM_MXCSR_FLUSH 0x8040u   // FTZ (bit 15) | DAZ (bit 6)
+#endif
 
 static inline float vm_tanh(float x) {
     float e = vm_exp(2.0f * (x < 0 ? -x : x));
@@ -211,3 +215,17 @@ const char *vm_selected_width(void) {
 #else
 const char *vm_selected_width(void) { return "baseline"; }
 #endif
+
+void vm_flush_denormals(void) {
+#ifdef VM_MXCSR_FLUSH
+    _mm_setcsr(_mm_getcsr() | VM_MXCSR_FLUSH);
+#endif
+}
+
+int vm_flushes_denormals(void) {
+#ifdef VM_MXCSR_FLUSH
+    return (_mm_getcsr() & VM_MXCSR_FLUSH) == VM_MXCSR_FLUSH;
+#else
+    return 1;
+#endif
+}

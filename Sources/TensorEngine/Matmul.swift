@@ -37,36 +37,6 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// The precision of matrix products. Training may ask for bfloat16 inputs with float32 accumulation (as PyTorch's CPU
-/// autocast does): on CPUs with AVX512_BF16 the products then run 1.4–2.3× faster. Everything else (weights, gradients,
-/// optimiser state, elementwise math) stays float32; inference and every test of the engine use float32.
-public enum MatmulPrecision: String, Codable, Sendable {
-    case float32, bfloat16
-
-    /// What `sgemm` uses now; set by a trainer for the length of its run (`using`). Process-wide, like OpenBLAS's
-    /// thread count: one training runs at a time in a process.
-    nonisolated(unsafe) public private(set) static var current = MatmulPrecision.float32
-
-    /// Whether this CPU runs bfloat16 products (AVX-512 with AVX512_BF16); without it `.bfloat16` means float32.
-    public static let bfloat16Available = vm_has_bf16() == 1
-
-    /// Below this many multiply-adds the packing costs more than bfloat16 saves; such products stay float32.
-    static let bfloat16MinimumWork = 1 << 16
-
-    /// The precision that `requested` gives on this CPU.
-    public static func effective(_ requested: MatmulPrecision) -> MatmulPrecision {
-        requested == .bfloat16 && bfloat16Available ? .bfloat16 : .float32
-    }
-
-    /// Runs `body` with products at `precision` (float32 where the CPU lacks bfloat16), then restores the previous one.
-    public static func using<T>(_ precision: MatmulPrecision, _ body: () throws -> T) rethrows -> T {
-        let previous = current
-        current = effective(precision)
-        defer { current = previous }
-        return try body()
-    }
-}
-
 /// CVectorMath's AVX-512 row kernel for matrix products, used when OpenBLAS's loaded kernels are not AVX-512 ones
 /// (this workplace pins OpenBLAS to Haswell on AVX-512 CPUs): on Beauty's shapes it ran 1.8–2× OpenBLAS's Haswell
 /// kernels and level with its own AVX-512 ones (`mscgrec-bench gemm`), which are therefore kept.

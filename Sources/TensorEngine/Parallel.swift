@@ -1,5 +1,6 @@
 import Foundation
 import CBLAS
+import CVectorMath
 import Dispatch
 
 /// How the engine uses the machine's cores.
@@ -18,11 +19,12 @@ public enum Parallelism {
     /// Workers available to a loop started here: `workers`, or 1 inside a shard.
     static var availableWorkers: Int { insideShard ? 1 : workers }
 
-    /// Runs `body(shard)` for `0..<count` at once, one thread each, with OpenBLAS held to one thread and the engine's
-    /// own loops inline inside each shard: data parallelism for batches whose single ops are too small to split well
+    /// Runs `body(shard)` for `0..<count` at once, one thread each, flushing denormals (see `vm_flush_denormals`),
+    /// with OpenBLAS held to one thread and the engine's own loops inline inside each shard: data parallelism for batches whose single ops are too small to split well
     /// (SASRec at d = 64). Grad mode is carried into the shards. Call from one thread at a time (OpenBLAS's thread
     /// count is process-wide).
     public static func forEachShard(_ count: Int, _ body: (Int) -> Void) {
+        vm_flush_denormals()   // callers on Dispatch's pool threads (the server's batches) may predate `main`'s setting
         guard count > 1, !insideShard else { for shard in 0..<count { body(shard) }; return }
         let blasThreads = openblas_get_num_threads()
         openblas_set_num_threads(1)
@@ -31,6 +33,7 @@ public enum Parallelism {
         withoutActuallyEscaping(body) { escapable in
             let shared = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: count) { shard in
+                vm_flush_denormals()
                 $insideShard.withValue(true) {
                     GradMode.$isEnabled.withValue(recordsGraph) { shared.value(shard) }
                 }
@@ -52,6 +55,7 @@ public enum Parallelism {
             // The chunks write disjoint ranges, so handing the closure to the workers is safe.
             let shared = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                vm_flush_denormals()
                 let start = c * size
                 let end = min(count, start + size)
                 if start < end { shared.value(start..<end) }

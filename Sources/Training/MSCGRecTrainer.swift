@@ -31,11 +31,12 @@ public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
     /// excluded) where a loss-stopped run of the same schedule gave .0613.
     public var earlyStopping = EarlyStopping.constrainedLoss
     public var validationUsers = 2000
-    /// The training steps' matrix products: bfloat16 inputs with float32 accumulation where the CPU has AVX512_BF16
-    /// (float32 elsewhere), as PyTorch's CPU autocast; weights, gradients and optimiser state stay float32, and the
-    /// validation and every evaluation run in float32. On Zen 5 (one thread) the default step ran 1.22× and TIGER's
-    /// 1.36× faster (`mscgrec-bench mscgrec` prints both).
-    public var matmulPrecision = MatmulPrecision.bfloat16
+    /// The training steps' matrix products: `auto` (bfloat16 inputs with float32 accumulation, as PyTorch's CPU
+    /// autocast, where the CPU has AVX512_BF16 and they measure faster than float32 there; see `MatmulPrecision.auto`),
+    /// `bfloat16` or `float32`. Weights, gradients and optimiser state stay float32, and the validation and every
+    /// evaluation run in float32. Zen 5 (one thread): the default step 1.22× and TIGER's 1.36× faster in bfloat16;
+    /// Emerald Rapids: float32 1.4× faster (`mscgrec-bench mscgrec` prints both).
+    public var matmulPrecision = MatmulPrecision.auto
     /// Only each user's most recent N training targets (nil: every one). MovieLens users rate 100+ films, so every
     /// position would give 943 users 98,000 full-length histories, an epoch five times Beauty's.
     public var targetsPerUser: Int?

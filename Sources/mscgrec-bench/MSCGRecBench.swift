@@ -36,7 +36,8 @@ struct MSCGRecBench: ParsableCommand {
         var runConfig = MSCGRecRunConfig()
         if let config { runConfig = try MSCGRecRunConfig.decode(try Data(contentsOf: URL(fileURLWithPath: config)), source: config) }
         let (model, items, tree, source) = try Self.modelInputs(work: workURL, data: data, runConfig: runConfig)
-        // Ours at float32 products and, where the CPU has it, at bfloat16 (the training default), on the same batches.
+        // Ours at float32 products and, where the CPU has it, at bfloat16, on the same batches; the training default
+        // (`auto`) is whichever of the two this CPU's start-up measurement chose.
         func timed(_ precision: MatmulPrecision) throws -> (seconds: Double, samples: Int, shapes: [(items: Int, rows: Int)]) {
             var options = runConfig.training
             options.matmulPrecision = precision
@@ -55,10 +56,11 @@ struct MSCGRecBench: ParsableCommand {
               + "\(steps) steps, \(blasThreads ? "BLAS threads" : "data-parallel shards"), mean history \(String(format: "%.1f", Double(ours.shapes.map { $0.items * $0.rows }.reduce(0, +)) / Double(max(1, ours.samples)))) items, threads \(threads)")
         print(String(format: "ours float32    %8.0f samples/s", oursRate))
         if let bfloat16Rate {
-            print(String(format: "ours bfloat16   %8.0f samples/s | bfloat16/float32 speed %.2f (bfloat16 products: the training default)", bfloat16Rate, bfloat16Rate / oursRate))
+            print(String(format: "ours bfloat16   %8.0f samples/s | bfloat16/float32 speed %.2f", bfloat16Rate, bfloat16Rate / oursRate))
         } else {
             print("ours bfloat16   (this CPU has no AVX512_BF16: training runs float32)")
         }
+        print("training default (auto): \(MatmulPrecision.autoDescription)")
         guard !noTorch else { return }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../scripts/bench_torch_mscgrec.py").standardized
@@ -69,7 +71,7 @@ struct MSCGRecBench: ParsableCommand {
               let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let reference = json["reference_samples_per_second"] as? Double, let hf = json["hf_t5_samples_per_second"] as? Double
         else { throw ValidationError("PyTorch MSCGRec benchmark printed no result") }
-        let best = bfloat16Rate ?? oursRate
+        let best = MatmulPrecision.effective(.auto) == .bfloat16 ? bfloat16Rate ?? oursRate : oursRate
         print(String(format: "torch reference %8.0f samples/s | ours/reference speed %.2f float32, %.2f default", reference, oursRate / reference, best / reference))
         if let autocast = json["reference_bf16_samples_per_second"] as? Double {
             print(String(format: "torch autocast  %8.0f samples/s (bfloat16) | ours default/autocast speed %.2f", autocast, best / autocast))

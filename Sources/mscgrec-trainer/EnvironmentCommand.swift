@@ -39,6 +39,7 @@ struct EnvironmentCommand: ParsableCommand {
                   + rows.map { "\($0.key) \($0.value > 0 ? String(format: "%.0f GFLOP/s", $0.value) : "failed")" }.joined(separator: ", "))
         }
         print("blas threads: \(KernelSelection.blasThreads)")
+        print("training products (matmulPrecision auto): \(MatmulPrecision.autoDescription)")
         print(KernelSelection.summaryLine + "; " + RowKernel.description)
     }
 

@@ -112,6 +112,7 @@ extension TrainCommand {
     /// What the requested product precision gives on this CPU, for the start-up line.
     static func precisionNote(_ requested: MatmulPrecision) -> String {
         switch (requested, MatmulPrecision.effective(requested)) {
+        case (.auto, _): return MatmulPrecision.autoDescription
         case (.bfloat16, .bfloat16): return "bfloat16 (AVX512_BF16, float32 accumulation)"
         case (.bfloat16, _): return "float32 (bfloat16 requested; this CPU has no AVX512_BF16)"
         default: return "float32"

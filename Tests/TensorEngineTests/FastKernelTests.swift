@@ -164,6 +164,26 @@ final class FastKernelTests: XCTestCase {
         XCTAssertEqual(vm_round_bf16(1e-40), 0)
     }
 
+    /// `auto` takes bfloat16 only where it measured more than 10% faster: Zen 5's 1.96× yes; Emerald Rapids' 0.71
+    /// (half-rate vdpbf16ps), a level CPU or one without AVX512_BF16 no. Whatever it picks, `current` is never `auto`
+    /// and agrees with the measurement of this machine.
+    func testAutoPrecisionTakesBFloat16OnlyWhereItMeasuresFaster() {
+        XCTAssertTrue(MatmulPrecision.autoChoosesBFloat16(speedup: 1.96))
+        XCTAssertFalse(MatmulPrecision.autoChoosesBFloat16(speedup: 0.71))
+        XCTAssertFalse(MatmulPrecision.autoChoosesBFloat16(speedup: 1.08))
+        XCTAssertFalse(MatmulPrecision.autoChoosesBFloat16(speedup: nil))
+        let chosen = MatmulPrecision.using(.auto) { MatmulPrecision.current }
+        XCTAssertEqual(chosen, MatmulPrecision.effective(.auto))
+        XCTAssertEqual(MatmulPrecision.current, .float32)
+        if let speedup = MatmulPrecision.measuredBFloat16Speedup {
+            XCTAssertTrue(speedup.isFinite && speedup > 0, "\(speedup)")
+            XCTAssertEqual(chosen, speedup > 1.1 ? .bfloat16 : .float32)
+        } else {
+            XCTAssertFalse(MatmulPrecision.bfloat16Available)
+            XCTAssertEqual(chosen, .float32)
+        }
+    }
+
     /// `MatmulPrecision.using` routes products through the bfloat16 kernel only inside its body, and restores float32.
     func testMatmulPrecisionIsScoped() throws {
         try XCTSkipUnless(MatmulPrecision.bfloat16Available, "this CPU has no AVX512_BF16")
