@@ -37,7 +37,7 @@ public enum KernelSelection {
         measurements = known
         decision = choice
         if case .switchTo(let core) = choice.action { reexecute(core: core, reason: choice.reason) }
-        vm_flush_denormals()
+        _ = vm_flush_denormals()
     }
 
     /// One line naming the CPU and the kernels, printed by `env`, the server's start-up log and every benchmark header.

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define GEMM_BF16_K_CHUNK 512
 // Rows of A per pass: 384 rows × 512 k of bfloat16 is 384 KiB, which stays in L2 while every panel passes over it.
@@ -223,3 +224,38 @@ int vm_sgemm_rows_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
     return 0;
 }
 #endif
+
+// Peak rates for `mscgrec-bench gemm`: 24 independent accumulators (more than any core's latency × issue width), so
+// the loop is bound by how many vfmadd231ps or vdpbf16ps the core issues per cycle. Emerald Rapids issues the second
+// at half the rate of the first, which is why bfloat16 does not pay there.
+BF16_TARGET __attribute__((noinline)) static float peak_loop(int bf16, long iterations) {
+    __m512 acc[24];
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_setzero_ps();
+    const __m512 x = _mm512_set1_ps(1e-3f), y = _mm512_set1_ps(1e-3f);
+    const __m512bh xh = (__m512bh)_mm512_set1_epi32(0x3a833a83), yh = xh;   // bfloat16 pairs of 1e-3
+    for (long t = 0; t < iterations; t++) {
+        if (bf16) { for (int i = 0; i < 24; i++) acc[i] = _mm512_dpbf16_ps(acc[i], xh, yh); }
+        else { for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(x, y, acc[i]); }
+        __asm__ volatile("" ::: "memory");
+    }
+    __m512 sum = acc[0];
+    for (int i = 1; i < 24; i++) sum = _mm512_add_ps(sum, acc[i]);
+    return _mm512_reduce_add_ps(sum);
+}
+
+double vm_peak_gflops(int bf16, double seconds) {
+    if (!vm_has_bf16()) return 0;
+    struct timespec t0, t1;
+    long iterations = 1 << 16, done = 0;
+    volatile float sink = 0;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    double elapsed = 0;
+    do {
+        sink += peak_loop(bf16, iterations);
+        done += iterations;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        elapsed = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    } while (elapsed < seconds);
+    (void)sink;
+    return (double)done * 24 * (bf16 ? 64 : 32) / elapsed / 1e9;   // flops per instruction: 16 lanes × (2 pairs) × 2
+}

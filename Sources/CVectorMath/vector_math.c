@@ -4,7 +4,7 @@
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
-#define VM_MXCSR_FLUSH 0x8040u   // FTZ (bit 15) | DAZ (bit 6)
+#define VM_MXCSR_FLUSH 0x8000u   // FTZ (bit 15); not DAZ, which would also zero denormal inputs read from files
 #endif
 
 static inline float vm_tanh(float x) {
@@ -216,9 +216,21 @@ const char *vm_selected_width(void) {
 const char *vm_selected_width(void) { return "baseline"; }
 #endif
 
-void vm_flush_denormals(void) {
+unsigned vm_flush_denormals(void) {
 #ifdef VM_MXCSR_FLUSH
-    _mm_setcsr(_mm_getcsr() | VM_MXCSR_FLUSH);
+    unsigned previous = _mm_getcsr();
+    _mm_setcsr(previous | VM_MXCSR_FLUSH);
+    return previous;
+#else
+    return 0;
+#endif
+}
+
+void vm_restore_float_mode(unsigned previous) {
+#ifdef VM_MXCSR_FLUSH
+    _mm_setcsr(previous);
+#else
+    (void)previous;
 #endif
 }
 

@@ -24,7 +24,6 @@ public enum Parallelism {
     /// (SASRec at d = 64). Grad mode is carried into the shards. Call from one thread at a time (OpenBLAS's thread
     /// count is process-wide).
     public static func forEachShard(_ count: Int, _ body: (Int) -> Void) {
-        vm_flush_denormals()   // callers on Dispatch's pool threads (the server's batches) may predate `main`'s setting
         guard count > 1, !insideShard else { for shard in 0..<count { body(shard) }; return }
         let blasThreads = openblas_get_num_threads()
         openblas_set_num_threads(1)
@@ -33,7 +32,9 @@ public enum Parallelism {
         withoutActuallyEscaping(body) { escapable in
             let shared = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: count) { shard in
-                vm_flush_denormals()
+                // The calling thread runs iterations too: restore its mode after, so only the loop's work changes.
+                let mode = vm_flush_denormals()
+                defer { vm_restore_float_mode(mode) }
                 $insideShard.withValue(true) {
                     GradMode.$isEnabled.withValue(recordsGraph) { shared.value(shard) }
                 }
@@ -55,7 +56,8 @@ public enum Parallelism {
             // The chunks write disjoint ranges, so handing the closure to the workers is safe.
             let shared = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                vm_flush_denormals()
+                let mode = vm_flush_denormals()
+                defer { vm_restore_float_mode(mode) }
                 let start = c * size
                 let end = min(count, start + size)
                 if start < end { shared.value(start..<end) }

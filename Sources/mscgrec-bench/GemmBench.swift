@@ -26,6 +26,11 @@ struct GemmBench: ParsableCommand {
         Parallelism.setBLASThreads(1)
         print(KernelSelection.summaryLine + "; " + RowKernel.description)
         let bf16 = MatmulPrecision.bfloat16Available
+        if bf16 {
+            let (fma, dot) = (vm_peak_gflops(0, seconds), vm_peak_gflops(1, seconds))
+            print(String(format: "peak of one core: 512-bit FMA %.1f GFLOP/s, vdpbf16ps %.1f GFLOP/s (%.2f×); training products (auto): %@",
+                         fma, dot, dot / fma, MatmulPrecision.autoDescription))
+        }
         print("op    m     k     n | OpenBLAS GFLOP/s | row kernel GFLOP/s | ratio" + (bf16 ? " | bfloat16 kernel GFLOP/s | ratio to row kernel" : ""))
         for (transA, transB, m, k, n) in Self.shapes {
             var rng = SeededGenerator(seed: 3)

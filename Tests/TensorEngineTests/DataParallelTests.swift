@@ -69,33 +69,46 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(recorded, [false, false])
     }
 
-    /// Every shard and chunk flushes denormals (Intel cores take a microcode assist per denormal operand, which made a
-    /// float32 training step 3.3× slower): the flag is set in each worker, and a product of denormals gives zero there.
-    func testWorkersFlushDenormals() {
+    /// Every shard and chunk flushes denormal results (Intel cores take a microcode assist per denormal operand, which
+    /// made a float32 training step 3.3× slower), and the calling thread, which runs iterations too, gets its own
+    /// mode back. Half-precision subnormals still convert exactly both ways there (no DAZ: Swift's conversion reads a
+    /// denormal on the way).
+    func testWorkersFlushDenormalResultsOnly() {
         let savedWorkers = Parallelism.workers
         defer { Parallelism.workers = savedWorkers }
         Parallelism.workers = 2
-        let tiny = Float.leastNormalMagnitude / 4   // a denormal
+        let callerMode = vm_flushes_denormals()
+        let tiny = Float.leastNormalMagnitude / 64   // 16 of them still sum to a denormal
         XCTAssertTrue(tiny.isSubnormal)
         var flags = [Int32](repeating: 0, count: 2), products = [Float](repeating: -1, count: 2)
+        var halves = [(Float, UInt16)](repeating: (0, 0), count: 2)
         flags.withUnsafeMutableBufferPointer { f in
             products.withUnsafeMutableBufferPointer { p in
-                let (f, p) = (UncheckedSendable(f), UncheckedSendable(p))
-                Parallelism.forEachShard(2) { shard in
-                    f.value[shard] = vm_flushes_denormals()
-                    let a = Tensor(shape: [1, 16], scalars: [Float](repeating: tiny, count: 16))
-                    let b = Tensor(shape: [16, 16], scalars: [Float](repeating: 1, count: 256))
-                    p.value[shard] = matmul(a, b).scalars[0]
+                halves.withUnsafeMutableBufferPointer { h in
+                    let (f, p, h) = (UncheckedSendable(f), UncheckedSendable(p), UncheckedSendable(h))
+                    Parallelism.forEachShard(2) { shard in
+                        f.value[shard] = vm_flushes_denormals()
+                        let a = Tensor(shape: [1, 16], scalars: [Float](repeating: tiny, count: 16))
+                        let b = Tensor(shape: [16, 16], scalars: [Float](repeating: 1, count: 256))
+                        p.value[shard] = matmul(a, b).scalars[0]
+                        h.value[shard] = (Float(Float16(bitPattern: 1)), Float16(Float(5.9604645e-08)).bitPattern)
+                    }
                 }
             }
         }
-        XCTAssertEqual(flags, [1, 1], "each shard's thread flushes denormals")
-        XCTAssertEqual(products, [0, 0], "a denormal input reads as zero (DAZ)")
+        XCTAssertEqual(flags, [1, 1], "each shard's thread flushes denormal results")
+        XCTAssertEqual(products, [0, 0], "a product whose sums are denormal gives zero (FTZ)")
+        for (value, bits) in halves {
+            XCTAssertEqual(value, 5.9604645e-08, "the smallest half subnormal reads exactly")
+            XCTAssertEqual(bits, 1, "and writes back exactly")
+        }
+        XCTAssertEqual(vm_flushes_denormals(), callerMode, "the calling thread's mode is restored")
         var chunkFlags = [Int32](repeating: 0, count: 1 << 18)
         chunkFlags.withUnsafeMutableBufferPointer { f in
             let f = UncheckedSendable(f)
             Parallelism.forEachChunk(f.value.count) { range in for i in range { f.value[i] = vm_flushes_denormals() } }
         }
-        XCTAssertEqual(Set(chunkFlags), [1], "every chunk's thread flushes denormals")
+        XCTAssertEqual(Set(chunkFlags), [1], "every chunk's thread flushes denormal results")
+        XCTAssertEqual(vm_flushes_denormals(), callerMode)
     }
 }

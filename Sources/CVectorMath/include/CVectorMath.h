@@ -35,16 +35,22 @@ int vm_sgemm_rows_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdi
                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
 /// Whether the CPU has AVX-512 with AVX512_BF16.
 int vm_has_bf16(void);
+/// Peak GFLOP/s of one core issuing only vdpbf16ps (bf16 = 1) or only 512-bit FMAs (bf16 = 0) for about `seconds` of
+/// thread CPU time; 0 without AVX512_BF16 (the benchmark's comparison of the two instructions needs both).
+double vm_peak_gflops(int bf16, double seconds);
 /// x rounded to bfloat16 (nearest even, subnormals to zero) as the kernel rounds its inputs: for tests.
 float vm_round_bf16(float x);
 
 // The exact-form GELU kernels (ViT, DINO head) have a header of their own.
 #include "CVectorMathGELU.h"
 
-/// Sets the calling thread's SSE/AVX control register to flush denormal results to zero and read denormal inputs as
-/// zero (MXCSR FTZ + DAZ; a no-op off x86). Intel cores take a microcode assist for every denormal operand: on an Emerald
-/// Rapids the float32 training step ran 3.3× slower without it, its backward products at 1–2 GFLOP/s. New threads
-/// inherit the setting from the thread that creates them. bfloat16 products flush anyway (vdpbf16ps).
-void vm_flush_denormals(void);
-/// Whether the calling thread flushes denormals (both bits set), for tests and start-up lines.
+/// Sets the calling thread's SSE/AVX control register to flush denormal results to zero (MXCSR FTZ; a no-op off x86)
+/// and returns its previous value. Intel cores take a microcode assist for every denormal operand: on an Emerald
+/// Rapids the float32 training step ran 3.3× slower without it, its backward products at 1–2 GFLOP/s. Denormal inputs
+/// are still read as they are (no DAZ): Swift's Float16 → Float conversion of subnormal halves goes through one. New
+/// threads inherit the setting from the thread that creates them. bfloat16 products flush anyway (vdpbf16ps).
+unsigned vm_flush_denormals(void);
+/// Puts back the control register `vm_flush_denormals` returned.
+void vm_restore_float_mode(unsigned previous);
+/// Whether the calling thread flushes denormal results, for tests and start-up lines.
 int vm_flushes_denormals(void);
