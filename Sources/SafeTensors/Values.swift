@@ -7,7 +7,7 @@ extension SafeTensors {
         let entry = try entry(name)
         switch entry.dtype {
         case .F32: return loadLittleEndian(entry.bytes, as: UInt32.self).map(Float.init(bitPattern:))
-        case .F16: return loadLittleEndian(entry.bytes, as: UInt16.self).map { Float(Float16(bitPattern: $0)) }
+        case .F16: return loadLittleEndian(entry.bytes, as: UInt16.self).map(floatFromHalfBits)
         // bfloat16 is the top half of a float32.
         case .BF16: return loadLittleEndian(entry.bytes, as: UInt16.self).map { Float(bitPattern: UInt32($0) << 16) }
         case .F64: return loadLittleEndian(entry.bytes, as: UInt64.self).map { Float(Double(bitPattern: $0)) }
@@ -68,4 +68,22 @@ private func loadLittleEndian<T: FixedWidthInteger>(_ bytes: Data, as type: T.Ty
     return bytes.withUnsafeBytes { raw in
         (0..<count).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
     }
+}
+
+/// An IEEE half's value as Float, by its bits alone. Swift's `Float(Float16)` (software on baseline x86-64) passes a
+/// subnormal half through a denormal float, which reads as zero on the engine's threads (they treat denormal inputs as
+/// zero for speed; `vm_flush_denormals`).
+public func floatFromHalfBits(_ half: UInt16) -> Float {
+    let sign = UInt32(half & 0x8000) << 16
+    var exponent = Int32((half >> 10) & 0x1f), mantissa = UInt32(half & 0x3ff)
+    if exponent == 0x1f {   // infinities; NaNs keep their payload and come out quiet, as the hardware converts them
+        return Float(bitPattern: sign | 0x7f80_0000 | mantissa << 13 | (mantissa == 0 ? 0 : 0x0040_0000))
+    }
+    if exponent == 0 {
+        if mantissa == 0 { return Float(bitPattern: sign) }
+        exponent = 1   // subnormal: m · 2⁻²⁴; shift its leading one into the implicit bit
+        while mantissa & 0x400 == 0 { mantissa <<= 1; exponent -= 1 }
+        mantissa &= 0x3ff
+    }
+    return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | mantissa << 13)
 }

@@ -116,4 +116,13 @@ final class RoundTripTests: XCTestCase {
         value.remove("x")
         XCTAssertEqual(value.names, [])
     }
+
+    /// The half reader's bit-by-bit conversion equals Swift's for every one of the 65,536 patterns (NaNs by payload).
+    func testHalfReaderMatchesSwiftOnEveryPattern() {
+        for bits in 0...UInt16.max {
+            let expected = Float(Float16(bitPattern: bits)), ours = floatFromHalfBits(bits)
+            if expected.isNaN { XCTAssertTrue(ours.isNaN && ours.bitPattern == expected.bitPattern, "\(bits)") }
+            else { XCTAssertEqual(ours.bitPattern, expected.bitPattern, "half bits \(bits)") }
+        }
+    }
 }
