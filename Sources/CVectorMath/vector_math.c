@@ -1,6 +1,7 @@
 #include "CVectorMath.h"
 #include "fast_math.h"
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -216,10 +217,30 @@ const char *vm_selected_width(void) {
 const char *vm_selected_width(void) { return "baseline"; }
 #endif
 
+// 1 unless MSCGREC_FLUSH_DENORMALS=0 or a benchmark switched it off; read once, a benign race like vm_has_bf16's.
+static int flushing = -1;
+
+static int flushing_enabled(void) {
+    int enabled = __atomic_load_n(&flushing, __ATOMIC_RELAXED);
+    if (enabled < 0) {
+        const char *setting = getenv("MSCGREC_FLUSH_DENORMALS");
+        enabled = !(setting && strcmp(setting, "0") == 0);
+        __atomic_store_n(&flushing, enabled, __ATOMIC_RELAXED);
+    }
+    return enabled;
+}
+
+void vm_set_denormal_flushing(int enabled) {
+    __atomic_store_n(&flushing, enabled ? 1 : 0, __ATOMIC_RELAXED);
+#ifdef VM_MXCSR_FLUSH
+    _mm_setcsr(enabled ? _mm_getcsr() | VM_MXCSR_FLUSH : _mm_getcsr() & ~VM_MXCSR_FLUSH);
+#endif
+}
+
 unsigned vm_flush_denormals(void) {
 #ifdef VM_MXCSR_FLUSH
     unsigned previous = _mm_getcsr();
-    _mm_setcsr(previous | VM_MXCSR_FLUSH);
+    _mm_setcsr(flushing_enabled() ? previous | VM_MXCSR_FLUSH : previous & ~VM_MXCSR_FLUSH);
     return previous;
 #else
     return 0;

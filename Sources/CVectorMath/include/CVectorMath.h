@@ -50,6 +50,9 @@ float vm_round_bf16(float x);
 /// alone), its backward products at 1–2 GFLOP/s. New threads inherit the setting from the thread that creates them.
 /// Code that must see denormal inputs avoids float arithmetic on them (SafeTensors' half-precision reader).
 unsigned vm_flush_denormals(void);
+/// Turns the flushing on or off for the whole process (and this thread) from now on: `MSCGREC_FLUSH_DENORMALS=0` does it
+/// at start-up, and the training benchmark measures float32 both ways in one run.
+void vm_set_denormal_flushing(int enabled);
 /// Puts back the control register `vm_flush_denormals` returned.
 void vm_restore_float_mode(unsigned previous);
 /// Whether the calling thread flushes denormals (both bits set), for tests and start-up lines.
