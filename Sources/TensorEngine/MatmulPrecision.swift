@@ -46,7 +46,8 @@ public enum MatmulPrecision: String, Codable, Sendable {
         defer { openblas_set_num_threads(saved) }
         let (rows, narrow, wide) = (1024, 128, 512)
         var rng = SeededGenerator(seed: 5)
-        let a = (0..<(rows * wide)).map { _ in rng.normal() }, b = (0..<(wide * wide)).map { _ in rng.normal() }
+        // Each operand is at most rows × wide (the weight gradient reads both at that size).
+        let a = (0..<(rows * wide)).map { _ in rng.normal() }, b = (0..<(rows * wide)).map { _ in rng.normal() }
         var c = [Float](repeating: 0, count: rows * wide)
         // (transA, transB, m, n, k, lda, ldb): y = x·W, dx = dy·Wᵀ, dW = xᵀ·dy
         let shapes = [(false, false, rows, wide, narrow, narrow, wide), (false, true, rows, narrow, wide, wide, wide),
