@@ -9,8 +9,8 @@ public enum MatmulPrecision: String, Codable, Sendable {
     case float32, bfloat16
     /// bfloat16 where this CPU has AVX512_BF16 **and** its products measure faster than float32's here, else float32.
     /// The instruction's rate differs by CPU: on Zen 5 the bfloat16 kernel ran 1.4–2.2× the float32 one, while an
-    /// Emerald Rapids issues vdpbf16ps at half the rate of its two FMA ports (82 against 166 GFLOP/s of peak, one
-    /// core) and trained 1.4× faster in float32.
+    /// Emerald Rapids issues vdpbf16ps at half the rate of its two FMA ports (83.9 against 168.6 GFLOP/s of peak, one
+    /// core; `mscgrec-bench gemm`) and trained level or faster in float32.
     case auto
 
     /// What `sgemm` uses now (float32 or bfloat16, never auto); set by a trainer for the length of its run (`using`).
@@ -86,7 +86,8 @@ public enum MatmulPrecision: String, Codable, Sendable {
     }
 }
 
-private func threadCPUSeconds() -> Double {
+/// This thread's CPU time in seconds: timings that other jobs on the machine disturb little (also the benchmarks').
+public func threadCPUSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9

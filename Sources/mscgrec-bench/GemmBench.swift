@@ -64,10 +64,4 @@ struct GemmBench: ParsableCommand {
         }
         return flops * Double(calls) / (threadCPUSeconds() - start) / 1e9
     }
-
-    private func threadCPUSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
 }

@@ -71,7 +71,7 @@ final class DataParallelTests: XCTestCase {
     }
 
     /// Every shard and chunk flushes denormals (Intel cores take a microcode assist per denormal operand, which made a
-    /// float32 training step 3.3× slower), and the calling thread, which runs iterations too, gets its own mode back.
+    /// float32 training step 2.3× slower), and the calling thread, which runs iterations too, gets its own mode back.
     /// SafeTensors' half reader still reads subnormal halves exactly there, where Swift's own conversion gives zero.
     func testWorkersFlushDenormals() {
         let savedWorkers = Parallelism.workers

@@ -46,8 +46,9 @@ float vm_round_bf16(float x);
 
 /// Sets the calling thread's SSE/AVX control register to flush denormal results to zero and read denormal inputs as
 /// zero (MXCSR FTZ + DAZ; a no-op off x86) and returns its previous value. Intel cores take a microcode assist for
-/// every denormal operand: on an Emerald Rapids the float32 training step ran 3.3× slower without both (1.4× with FTZ
-/// alone), its backward products at 1–2 GFLOP/s. New threads inherit the setting from the thread that creates them.
+/// every denormal operand: on an Emerald Rapids the float32 training step ran 2.3× slower without (its backward
+/// products at 1–2 GFLOP/s). FTZ alone measured level with both there; DAZ also covers denormals that arrive as
+/// inputs (files, bfloat16 widening). New threads inherit the setting from the thread that creates them.
 /// Code that must see denormal inputs avoids float arithmetic on them (SafeTensors' half-precision reader).
 unsigned vm_flush_denormals(void);
 /// Turns the flushing on or off for the whole process (and this thread) from now on: `MSCGREC_FLUSH_DENORMALS=0` does it
