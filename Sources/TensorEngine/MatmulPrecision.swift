@@ -10,7 +10,8 @@ public enum MatmulPrecision: String, Codable, Sendable {
     /// bfloat16 where this CPU has AVX512_BF16 **and** its products measure faster than float32's here, else float32.
     /// The instruction's rate differs by CPU: on Zen 5 the bfloat16 kernel ran 1.4–2.2× the float32 one, while an
     /// Emerald Rapids issues vdpbf16ps at half the rate of its two FMA ports (83.9 against 168.6 GFLOP/s of peak, one
-    /// core; `mscgrec-bench gemm`) and trained level or faster in float32.
+    /// core; `mscgrec-bench gemm`) and trained level or faster in float32, unless its AMX tiles are exposed (642 GFLOP/s
+    /// of peak on one such core), which the same measurement then finds.
     case auto
 
     /// What `sgemm` uses now (float32 or bfloat16, never auto); set by a trainer for the length of its run (`using`).
@@ -19,6 +20,10 @@ public enum MatmulPrecision: String, Codable, Sendable {
 
     /// Whether this CPU runs bfloat16 products (AVX-512 with AVX512_BF16); without it `.bfloat16` means float32.
     public static let bfloat16Available = vm_has_bf16() == 1
+
+    /// Which bfloat16 kernel this process runs: AMX tiles where the CPU has them and Linux grants their state (unless
+    /// `MSCGREC_AMX=0`), else AVX512_BF16's vdpbf16ps; nil without either.
+    public static var bfloat16Kernel: String? { bfloat16Available ? (vm_amx_enabled() == 1 ? "AMX" : "vdpbf16ps") : nil }
 
     /// Below this many multiply-adds the packing costs more than bfloat16 saves; such products stay float32.
     static let bfloat16MinimumWork = 1 << 16
@@ -73,8 +78,8 @@ public enum MatmulPrecision: String, Codable, Sendable {
         guard let speedup = measuredBFloat16Speedup else { return "float32 (this CPU has no AVX512_BF16)" }
         let ratio = String(format: "%.2f", speedup)
         return autoChoosesBFloat16(speedup: speedup)
-            ? "bfloat16 (AVX512_BF16, float32 accumulation; measured \(ratio)× float32 here)"
-            : "float32 (bfloat16 measured \(ratio)× float32 here, not worth its rounding)"
+            ? "bfloat16 (\(bfloat16Kernel ?? ""), float32 accumulation; measured \(ratio)× float32 here)"
+            : "float32 (bfloat16 by \(bfloat16Kernel ?? "") measured \(ratio)× float32 here, not worth its rounding)"
     }
 
     /// Runs `body` with products at `precision` (float32 where the CPU lacks bfloat16), then restores the previous one.

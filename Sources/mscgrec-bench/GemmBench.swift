@@ -30,6 +30,11 @@ struct GemmBench: ParsableCommand {
             let (fma, dot) = (vm_peak_gflops(0, seconds), vm_peak_gflops(1, seconds))
             print(String(format: "peak of one core: 512-bit FMA %.1f GFLOP/s, vdpbf16ps %.1f GFLOP/s (%.2f×); training products (auto): %@",
                          fma, dot, dot / fma, MatmulPrecision.autoDescription))
+            if vm_has_amx() == 1 {
+                let tiles = vm_amx_peak_gflops(seconds)
+                print(String(format: "AMX TDPBF16PS %.1f GFLOP/s (%.2f× FMA); the bfloat16 column runs %@", tiles, tiles / fma,
+                             MatmulPrecision.bfloat16Kernel ?? ""))
+            }
         }
         print("op    m     k     n | OpenBLAS GFLOP/s | row kernel GFLOP/s | ratio" + (bf16 ? " | bfloat16 kernel GFLOP/s | ratio to row kernel" : ""))
         for (transA, transB, m, k, n) in Self.shapes {

@@ -126,11 +126,34 @@ final class FastKernelTests: XCTestCase {
 
     /// The bfloat16 kernel against the textbook product of the bfloat16-rounded inputs (float32 accumulation, so only
     /// the order of additions differs), all four transpose cases: odd and even k, k past one 512 chunk, row counts past
-    /// one pass of 384 rows and around each block size, strided rows, overwrite and accumulate.
+    /// one pass of 384 rows and around each block size, columns past the AMX kernel's 256-column block, strided rows,
+    /// overwrite and accumulate.
     func testBFloat16KernelMatchesTheProductOfRoundedInputs() throws {
         try XCTSkipUnless(MatmulPrecision.bfloat16Available, "this CPU has no AVX512_BF16")
+        try checkBFloat16Kernel(vm_sgemm_rows_bf16)
+    }
+
+    /// The vdpbf16ps kernel by itself (what runs where AMX is absent or `MSCGREC_AMX=0`), same cases.
+    func testDotProductBFloat16KernelMatchesTheProductOfRoundedInputs() throws {
+        try XCTSkipUnless(MatmulPrecision.bfloat16Available, "this CPU has no AVX512_BF16")
+        try checkBFloat16Kernel(vm_sgemm_rows_dpbf16)
+    }
+
+    /// The AMX tile kernel by itself, same cases (its padding of rows to 16 and pairs to 16, the scratch tile for the
+    /// last rows and the 2 × 2 / 1 × 2 / 2 × 1 / 1 × 1 blocks are all reached by them). Skipped where the CPU or the
+    /// kernel (Linux grants tile state on request) gives no AMX.
+    func testAMXKernelMatchesTheProductOfRoundedInputs() throws {
+        try XCTSkipUnless(vm_has_amx() == 1, "this CPU has no AMX-BF16 (or Linux did not grant the tile state)")
+        try checkBFloat16Kernel(vm_sgemm_rows_amx)
+        XCTAssertEqual(MatmulPrecision.bfloat16Kernel, vm_amx_enabled() == 1 ? "AMX" : "vdpbf16ps")
+    }
+
+    private typealias BFloat16Kernel = (Int32, Int32, Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
+                                        UnsafeMutablePointer<Float>?, Int, Int32) -> Int32
+
+    private func checkBFloat16Kernel(_ kernel: BFloat16Kernel) throws {
         var rng = SeededGenerator(seed: 21)
-        for (m, n, k) in [(1, 16, 1), (3, 32, 7), (13, 32, 128), (25, 16, 1031), (403, 48, 20), (800, 32, 33), (12, 16, 0)] {
+        for (m, n, k) in [(1, 16, 1), (3, 32, 7), (13, 32, 128), (25, 16, 1031), (403, 48, 20), (800, 32, 33), (40, 272, 64), (12, 16, 0)] {
             for (transA, transB) in [(false, false), (false, true), (true, false), (true, true)] {
                 let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 5, ldc = n + 2
                 let a = (0..<((transA ? k : m) * lda + 1)).map { _ in rng.normal() }
@@ -138,7 +161,7 @@ final class FastKernelTests: XCTestCase {
                 let start = (0..<(m * ldc)).map { _ in rng.normal() }
                 for accumulate in [0, 1] {
                     var c = start
-                    XCTAssertEqual(vm_sgemm_rows_bf16(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, &c, ldc, Int32(accumulate)), 1)
+                    XCTAssertEqual(kernel(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, &c, ldc, Int32(accumulate)), 1)
                     for i in 0..<m { for j in 0..<ldc {
                         var want = accumulate == 1 || j >= n ? Double(start[i * ldc + j]) : 0
                         if j < n { for p in 0..<k {

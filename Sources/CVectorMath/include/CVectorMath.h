@@ -29,12 +29,28 @@ int vm_sgemm_rows_at(int level, int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t
 /// The name of the clone the loader picked for this CPU ("avx512f", "avx2+fma" or "baseline"), for benchmark output.
 const char *vm_selected_width(void);
 
-/// C (+)= op(A)·op(B) with A and B rounded to bfloat16 and float32 accumulation (AVX512_BF16), same conventions as
-/// `vm_sgemm_rows`; n must be a multiple of 16. Returns 0 (and leaves C alone) when the CPU lacks AVX512_BF16.
+/// C (+)= op(A)·op(B) with A and B rounded to bfloat16 and float32 accumulation (AMX tiles where enabled, else
+/// AVX512_BF16's vdpbf16ps), same conventions as `vm_sgemm_rows`; n must be a multiple of 16. Returns 0 (and leaves C
+/// alone) when the CPU lacks AVX512_BF16.
 int vm_sgemm_rows_bf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
 /// Whether the CPU has AVX-512 with AVX512_BF16.
 int vm_has_bf16(void);
+/// The bfloat16 product by vdpbf16ps alone (what `vm_sgemm_rows_bf16` runs where AMX is absent or disabled), for tests
+/// and benchmarks; 0 without AVX512_BF16.
+int vm_sgemm_rows_dpbf16(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                         const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+/// The bfloat16 product on AMX tiles (TDPBF16PS), same contract; 0 (C untouched) where `vm_has_amx` is 0.
+/// `vm_sgemm_rows_bf16` uses it whenever `vm_amx_enabled`.
+int vm_sgemm_rows_amx(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                      const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate);
+/// Whether this CPU has AMX-TILE and AMX-BF16 and Linux granted the process the tile state (asked on the first call).
+int vm_has_amx(void);
+/// `vm_has_amx`, unless `MSCGREC_AMX=0` or `vm_set_amx_enabled(0)` turned AMX off for the process.
+int vm_amx_enabled(void);
+void vm_set_amx_enabled(int enabled);
+/// Peak GFLOP/s of one core issuing TDPBF16PS into four accumulator tiles for about `seconds`; 0 without AMX.
+double vm_amx_peak_gflops(double seconds);
 /// Peak GFLOP/s of one core issuing only vdpbf16ps (bf16 = 1) or only 512-bit FMAs (bf16 = 0) for about `seconds` of
 /// thread CPU time; 0 without AVX512_BF16 (the benchmark's comparison of the two instructions needs both).
 double vm_peak_gflops(int bf16, double seconds);
