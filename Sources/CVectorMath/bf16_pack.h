@@ -77,20 +77,22 @@ static inline BF16_TARGET void transpose16(__m512i rows[16]) {
     }
 }
 
+// One row of plain A (kk contiguous floats) as its (kk + 1) / 2 k-pair words.
+static inline BF16_TARGET void pack_row_pairs(const float *row, ptrdiff_t kk, uint32_t *out) {
+    const ptrdiff_t pairs = (kk + 1) / 2;
+    ptrdiff_t q = 0;
+    for (; 2 * q + 32 <= kk; q += 16)
+        _mm512_storeu_si512(out + q, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 2 * q + 16), _mm512_loadu_ps(row + 2 * q)));
+    for (; q < pairs; q++) out[q] = pair(row[2 * q], 2 * q + 1 < kk ? row[2 * q + 1] : 0);
+}
+
 // A's `rows` rows over kk values of k into words, element (i, p) being a[i·sa + p·sp]. Plain A (sp = 1) goes to
 // words[r·pairs + q], a row's k being contiguous; transposed A to words[q·rows + r], 16 rows being contiguous at each k.
 // `bf16_block` reads either through its strides.
 static inline BF16_TARGET void pack_a(const float *a, ptrdiff_t sa, ptrdiff_t sp, ptrdiff_t rows, ptrdiff_t kk, uint32_t *words) {
     const ptrdiff_t pairs = (kk + 1) / 2;
     if (sp == 1) {
-        for (ptrdiff_t r = 0; r < rows; r++) {
-            const float *row = a + r * sa;
-            uint32_t *out = words + r * pairs;
-            ptrdiff_t q = 0;
-            for (; 2 * q + 32 <= kk; q += 16)
-                _mm512_storeu_si512(out + q, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 2 * q + 16), _mm512_loadu_ps(row + 2 * q)));
-            for (; q < pairs; q++) out[q] = pair(row[2 * q], 2 * q + 1 < kk ? row[2 * q + 1] : 0);
-        }
+        for (ptrdiff_t r = 0; r < rows; r++) pack_row_pairs(a + r * sa, kk, words + r * pairs);
     } else {
         for (ptrdiff_t q = 0; q < pairs; q++)
             for (ptrdiff_t r = 0; r < rows; r += 16) {

@@ -65,13 +65,8 @@ static AMX_TARGET void pack_a_rows(const float *a, ptrdiff_t sa, ptrdiff_t sp, p
     const ptrdiff_t pairs = (kk + 1) / 2, rows16 = (rows + 15) & ~(ptrdiff_t)15;
     if (sp == 1) {
         for (ptrdiff_t r = 0; r < rows; r++) {
-            const float *row = a + r * sa;
-            uint32_t *out = words + r * padded;
-            ptrdiff_t q = 0;
-            for (; 2 * q + 32 <= kk; q += 16)
-                _mm512_storeu_si512(out + q, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + 2 * q + 16), _mm512_loadu_ps(row + 2 * q)));
-            for (; q < pairs; q++) out[q] = pair(row[2 * q], 2 * q + 1 < kk ? row[2 * q + 1] : 0);
-            for (; q < padded; q++) out[q] = 0;
+            pack_row_pairs(a + r * sa, kk, words + r * padded);
+            memset(words + r * padded + pairs, 0, sizeof(uint32_t) * (size_t)(padded - pairs));
         }
         memset(words + rows * padded, 0, sizeof(uint32_t) * (size_t)((rows16 - rows) * padded));
         return;
