@@ -2,12 +2,14 @@
 // Module map (imports flow downwards only; ../shared/ARCHITECTURE.md has the target map):
 //   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG; CVectorMath (elementwise kernels per vector width)
 //   runtime:      BLASRuntime (OpenBLAS kernel selection and denormal flushing at start-up) -> CBLAS, CVectorMath
-//   foundation:   MSCCore (version, errors, shared small configs)
-//   formats:      SafeTensors (file format only, no tensor math)
+//   foundation:   MSCCore (version, errors, shared small configs); JSONText (the one JSON value, streaming parser and
+//                 writer: exact integers, duplicate keys and depth refused)
+//   formats:      SafeTensors (file format only, no tensor math) -> JSONText
 //   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> BLASRuntime, CBLAS, CVectorMath, SafeTensors
 //   models:       Models (attention, T5 blocks, SASRec, MSCGRec and its config) -> TensorEngine
 //   data/codes:   Catalog, Datasets, ItemCodes (prefix tree, codes files, collision level: what serving needs),
-//                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics)
+//                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics);
+//                 Catalog, Datasets, Quantization and Evaluation read and write JSON through JSONText
 //   images:       Images (JPEG/PNG decoding, crops, DINOv2 augmentations, image sources) -> CJPEG, CPNG, TensorEngine
 //   generation:   Generation (constrained beam search; no training code) -> Models, ItemCodes
 //   training:     Training (the shared loop; SASRec, MSCGRec and RQ-DINO trainers; pipeline stage cache) -> Models, Datasets,
@@ -49,18 +51,19 @@ let package = Package(
 
         // MARK: Libraries
         .target(name: "MSCCore"),
+        .target(name: "JSONText"),
         .target(name: "ProcessSupport"),
         .target(name: "BLASRuntime", dependencies: ["CBLAS", "CVectorMath"]),
-        .target(name: "Evaluation", dependencies: ["MSCCore"]),
-        .target(name: "Catalog", dependencies: ["CSQLite", "MSCCore"]),
-        .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "CZlib"]),
-        .target(name: "SafeTensors", dependencies: ["MSCCore"]),
+        .target(name: "Evaluation", dependencies: ["JSONText"]),
+        .target(name: "Catalog", dependencies: ["CSQLite", "JSONText"]),
+        .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "JSONText", "CZlib"]),
+        .target(name: "SafeTensors", dependencies: ["JSONText"]),
         .target(name: "CVectorMath"),
         .target(name: "TensorEngine", dependencies: ["BLASRuntime", "CBLAS", "CVectorMath", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport", "JSONText"]),
         .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),
-        .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "MSCCore"]),
+        .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "JSONText"]),
         .target(name: "Generation", dependencies: ["Models", "ItemCodes", "TensorEngine"]),
         .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "Images", dependencies: ["CJPEG", "CPNG", "TensorEngine"]),
@@ -92,6 +95,7 @@ let package = Package(
         // MARK: Tests (one test target per module)
         .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
         .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
+        .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog"], resources: [.copy("Fixtures")]),

@@ -23,7 +23,7 @@ libs=(-lnghttp2 -lsqlite3 -lz -ljpeg -lpng16)
 declare -A module=(
   [http1]=HTTPCore [http2]=HTTPCore
   [safetensors]=SafeTensors
-  [json]=Datasets [dataset-bin]=Datasets [dataset-text]=Datasets
+  [json]=JSONText [dataset-bin]=Datasets [dataset-text]=Datasets
   [flat-json]=Evaluation
   [npy]=Codes [prefix-tree]=Codes [codes]=Codes [lcrec-index]=Codes
   [image]=Images
@@ -55,15 +55,16 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
   local name=$1 deps=() files=()
   case "$name" in
     HTTPCore) files=(Sources/HTTPCore/*.swift) ;;
-    SafeTensors) deps=(MSCCore); files=(Sources/SafeTensors/*.swift) ;;
-    Evaluation) deps=(MSCCore); files=(Sources/Evaluation/*.swift) ;;
+    JSONText) files=(Sources/JSONText/*.swift) ;;
+    SafeTensors) deps=(JSONText); files=(Sources/SafeTensors/*.swift) ;;
+    Evaluation) deps=(JSONText); files=(Sources/Evaluation/*.swift) ;;
     # the decoders only (augmentations and sources need the engine and threads, not untrusted bytes)
     Images) files=(Sources/Images/RGBImage.swift Sources/Images/ImageDecoding.swift Sources/Images/ImageQuality.swift Sources/Images/Resampling.swift) ;;
-    Datasets) deps=(MSCCore Catalog); files=(Sources/Datasets/*.swift) ;;
+    Datasets) deps=(MSCCore JSONText Catalog); files=(Sources/Datasets/*.swift) ;;
     # the server's request decoders only (the rest of the module needs the model and the HTTP server)
     RecommendAPI) deps=(HTTPCore); files=(Sources/RecommendationServer/RecommendAPI.swift) ;;
     Codes)
-      deps=(MSCCore Catalog)
+      deps=(MSCCore JSONText Catalog)
       mkdir -p "$out/src/Codes"
       for f in "${codes_files[@]}"; do
         local copy="$out/src/Codes/${f#*/}.swift"
@@ -74,6 +75,7 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
       done ;;
   esac
   library MSCCore Sources/MSCCore/*.swift
+  library JSONText Sources/JSONText/*.swift
   [[ " ${deps[*]} " == *" Catalog "* ]] && library Catalog Sources/Catalog/*.swift
   [[ " ${deps[*]} " == *" HTTPCore "* ]] && library HTTPCore Sources/HTTPCore/*.swift
   local dep_libs=()

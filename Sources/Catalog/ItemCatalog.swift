@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-import MSCCore
+import JSONText
 
 /// The SQLite item catalog shared by the trainer (writes items at `prepare`, codes after quantization) and the server
 /// (opens it read-only and resolves items by external id). One connection, serialised by a lock, so one instance may

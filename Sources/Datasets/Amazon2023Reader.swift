@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Amazon Reviews 2023 (Hou et al., 2024) raw files, plain or gzip:
 /// - reviews JSON Lines: `rating, title, text, images, asin, parent_asin, user_id, timestamp (ms),

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// The paper's Table 1 columns (users, items, interactions, sparsity) plus the distribution of sequence lengths.
 public struct DatasetStats: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import JSONText
+
 /// Maps a JSON object describing one item (LC-Rec item file, MovieLens item JSON, `--items` files, Amazon 2018
 /// metadata) onto catalog fields. Unrecognised scalar fields are kept as attributes (e.g. `asin`).
 enum ItemFields {
@@ -43,6 +45,21 @@ enum ItemFields {
             }
             return entries.lazy.compactMap { $0.string }.first { !$0.isEmpty }
         default: return nil
+        }
+    }
+}
+
+extension JSONValue {
+    /// Text for catalog fields: strings as-is, numbers as written, arrays of strings joined; nil for null/empty.
+    func text(joiningWith separator: String) -> String? {
+        switch self {
+        case .string(let s): return s
+        case .number(let n): return n
+        case .bool(let b): return b ? "true" : "false"
+        case .array(let values):
+            let parts = values.compactMap { $0.text(joiningWith: separator) }.filter { !$0.isEmpty }
+            return parts.isEmpty ? nil : parts.joined(separator: separator)
+        case .null, .object: return nil
         }
     }
 }

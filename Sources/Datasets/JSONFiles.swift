@@ -1,8 +1,14 @@
+import JSONText
+
+/// Dataset text keeps a `\u` escape of half a surrogate pair (what a cut-off emoji leaves) as U+FFFD, as the
+/// readers always have, rather than failing a whole dataset over one character.
+private let datasetJSON = JSONCursor.Options(replacingLoneSurrogates: true)
+
 /// Runs `body` over a whole JSON file (plain or gzip) and turns syntax errors into `file:line N` errors.
 func withJSONFile<T>(_ path: String, _ body: (inout JSONCursor) throws -> T) throws -> T {
     let bytes = try InputFile.readAll(path)
     return try bytes.withUnsafeBufferPointer { buffer in
-        var cursor = JSONCursor(buffer)
+        var cursor = JSONCursor(buffer, options: datasetJSON)
         do {
             let result = try body(&cursor)
             try cursor.expectEnd()
@@ -17,7 +23,7 @@ func withJSONFile<T>(_ path: String, _ body: (inout JSONCursor) throws -> T) thr
 func forEachJSONLine(_ path: String, _ body: (inout JSONCursor, Int) throws -> Void) throws {
     try InputFile.forEachLine(path) { line, number in
         if DelimitedText.isBlank(line) { return }
-        var cursor = JSONCursor(line)
+        var cursor = JSONCursor(line, options: datasetJSON)
         do {
             try body(&cursor, number)
             try cursor.expectEnd()

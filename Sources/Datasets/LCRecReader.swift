@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// The LC-Rec/LETTER layout: `<Name>.inter.json` (user → item indices in time order), optional `<Name>.item.json`
 /// (item index → fields), optional `<Name>.index*.json` (item index → code strings like "<a_12>") and optional

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import JSONText
 import MSCCore
 
 /// Everything `mscgrec-trainer prepare` needs to know.
@@ -134,12 +135,16 @@ public enum DatasetPreparation {
         json.add("deduplicate_images", options.preprocessing.deduplicateImages)
         json.add("require_images", options.preprocessing.requireImages)
         let report = info.preprocessing
-        json.addRaw("before", "{\"users\": \(report.rawUsers), \"items\": \(report.rawItems), \"interactions\": \(report.rawInteractions)}")
+        var before = JSONObjectWriter()
+        before.add("users", report.rawUsers)
+        before.add("items", report.rawItems)
+        before.add("interactions", report.rawInteractions)
+        json.addRaw("before", before.finish())
         json.add("items_without_image", report.itemsWithoutImage)
         json.add("items_merged_by_image", report.itemsMergedByImage)
         json.add("k_core_passes", report.kCoreRounds)
         json.addRaw("stats", stats.json())
-        json.addRaw("notes", "[" + notes.map(jsonQuoted).joined(separator: ", ") + "]")
+        json.add("notes", notes)
         return json.finish(pretty: true) + "\n"
     }
 }

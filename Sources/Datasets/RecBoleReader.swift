@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// RecBole atomic files: `<Name>.inter` (tab-separated, typed header such as
 /// `user_id:token item_id:token rating:float timestamp:float`) and item metadata from `<Name>.item.json`

@@ -1,5 +1,5 @@
 import Foundation
-import MSCCore
+import JSONText
 
 /// SplitMix64: tiny, fast, and identical on every platform, so a seed always gives the same dataset.
 public struct SplitMix64: RandomNumberGenerator, Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import MSCCore
+import JSONText
 
 /// One evaluation result: metric values under their exact JSON keys (`"recall@10"`, `"ndcg@5"`, ...), the number
 /// of evaluated users and the split (`"validation"` or `"test"`). Keys keep their order so files diff cleanly.
@@ -23,10 +23,11 @@ public struct MetricsReport: Sendable, Equatable {
 
     /// One JSON object on one line: metrics in order, then `"users"` and `"split"`.
     public func jsonString() -> String {
-        var fields = values.map { "\(jsonQuoted($0.key)): \(jsonNumber($0.value))" }
-        fields.append("\"users\": \(users)")
-        fields.append("\"split\": \(jsonQuoted(split))")
-        return "{" + fields.joined(separator: ", ") + "}"
+        var json = JSONObjectWriter()
+        for (key, value) in values { json.add(key, value) }
+        json.add("users", users)
+        json.add("split", split)
+        return json.finish()
     }
 
     /// `metrics-<split>-history-kept.json` or `…-history-excluded.json`: where the trainers put each ranking protocol's
@@ -40,15 +41,21 @@ public struct MetricsReport: Sendable, Equatable {
         try Data((jsonString() + "\n").utf8).write(to: url, options: .atomic)
     }
 
-    /// Parses what `jsonString()` writes (any flat object with numeric metric fields, `users` and `split`).
-    /// Numbers go through `Double(String)`, which round-trips exactly (Foundation's JSONSerialization does not on Linux).
+    /// Parses what `jsonString()` writes (any flat object with numeric metric fields, `users` and `split`; a repeated
+    /// key is refused). Numbers go through `Double(String)`, which round-trips exactly (Foundation's
+    /// JSONSerialization does not on Linux).
     public init(json: String) throws {
-        let fields = try FlatJSONObject.parse(json)
-        guard case .number(let usersText)? = fields.first(where: { $0.key == "users" })?.value, let users = Int(usersText)
-        else { throw MetricsReportError.missingField("users") }
-        guard case .string(let split)? = fields.first(where: { $0.key == "split" })?.value else {
-            throw MetricsReportError.missingField("split")
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(Array(json.utf8))
+        } catch {
+            throw MetricsReportError.invalidJSON(offset: error.offset, reason: error.reason)
         }
+        guard case .object(let fields) = document else { throw MetricsReportError.notAnObject }
+        guard case .number(let usersText)? = document["users"], let users = Int(usersText) else {
+            throw MetricsReportError.missingField("users")
+        }
+        guard let split = document["split"]?.string else { throw MetricsReportError.missingField("split") }
         var values: [(String, Double)] = []
         for (key, raw) in fields where key != "users" && key != "split" {
             guard case .number(let text) = raw, let number = Double(text) else {
@@ -104,21 +111,19 @@ extension MetricsReport {
 }
 
 public enum MetricsReportError: Error, CustomStringConvertible, Equatable {
+    /// Not JSON at all (or a repeated key), with the byte offset where reading stopped.
+    case invalidJSON(offset: Int, reason: String)
     case notAnObject
     case missingField(String)
     case notANumber(String)
 
     public var description: String {
         switch self {
+        case .invalidJSON(let offset, let reason): return "metrics JSON is invalid at byte \(offset): \(reason)"
         case .notAnObject: return "metrics JSON is not an object"
         case .missingField(let field): return "metrics JSON lacks field \"\(field)\""
         case .notANumber(let key): return "metrics JSON field \"\(key)\" is not a number"
         }
     }
-}
-
-/// Shortest round-trip decimal; non-finite values (never produced by RankingMetrics) become null to stay valid JSON.
-func jsonNumber(_ value: Double) -> String {
-    value.isFinite ? "\(value)" : "null"
 }
 

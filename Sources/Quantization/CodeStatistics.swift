@@ -1,7 +1,7 @@
 import ItemCodes
 import Catalog
 import Foundation
-import MSCCore
+import JSONText
 
 /// Per modality and level: how well the codes use their codebooks, and how often items collide.
 public struct CodeStatistics: Sendable, Equatable {
@@ -70,28 +70,28 @@ public struct CodeStatistics: Sendable, Equatable {
 
     /// The JSON object of one modality (keys in a fixed order).
     public func json() -> String {
-        func list<T>(_ values: [T]) -> String { "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
-        var fields = [
-            ("levels", "\(levels)"),
-            ("quantized_levels", "\(quantizedLevels)"),
-            ("collision_level", "\(hasCollisionLevel)"),
-            ("codebook_sizes", list(codebookSizes)),
-            ("items", "\(items)"),
-            ("items_with_codes", "\(itemsWithCodes)"),
-            ("used", list(used)),
-            ("utilization", list(utilization)),
-            ("perplexity", list(perplexity)),
-            ("collision_rate", "\(collisionRate)"),
-            ("max_collision_group", "\(maxCollisionGroup)"),
-        ]
-        fields.append(("reconstruction_error", reconstructionError.map(list) ?? "null"))
-        fields.append(("source", jsonQuoted(source)))
-        return "{" + fields.map { "\(jsonQuoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+        var json = JSONObjectWriter()
+        json.add("levels", levels)
+        json.add("quantized_levels", quantizedLevels)
+        json.add("collision_level", hasCollisionLevel)
+        json.addRaw("codebook_sizes", jsonArray(codebookSizes.map(String.init)))
+        json.add("items", items)
+        json.add("items_with_codes", itemsWithCodes)
+        json.addRaw("used", jsonArray(used.map(String.init)))
+        json.addRaw("utilization", jsonArray(utilization.map(jsonNumber)))
+        json.addRaw("perplexity", jsonArray(perplexity.map(jsonNumber)))
+        json.add("collision_rate", collisionRate)
+        json.add("max_collision_group", maxCollisionGroup)
+        json.addRaw("reconstruction_error", reconstructionError.map { jsonArray($0.map(jsonNumber)) } ?? "null")
+        json.add("source", source)
+        return json.finish()
     }
 
     /// `{"<modality>": {...}, ...}` in the given order.
     public static func json(_ all: [CodeStatistics]) -> String {
-        "{\n" + all.map { "  \(jsonQuoted($0.modality)): \($0.json())" }.joined(separator: ",\n") + "\n}"
+        var json = JSONObjectWriter()
+        for statistics in all { json.addRaw(statistics.modality, statistics.json()) }
+        return json.finish(pretty: true)
     }
 
     /// A human-readable table: one row per level, then the collision figures.

@@ -2,7 +2,7 @@ import ItemCodes
 import Catalog
 import Foundation
 import SafeTensors
-import MSCCore
+import JSONText
 
 /// One `mscgrec-trainer quantize` run: inputs → codes with a collision level → catalog, codes file, prefix tree.
 public struct QuantizeRequest: Sendable {
@@ -136,10 +136,13 @@ public enum QuantizePipeline {
         try catalog.write(codes: codes)
         let statistics = CodeStatistics(codes: codes, hasCollisionLevel: true, reconstructionError: reconstructionError)
         let seconds = Double((clock.now - start).components.attoseconds) * 1e-18 + Double((clock.now - start).components.seconds)
-        let report = "{\n  \"modality\": \(jsonQuoted(request.modality)),\n  \"source\": \(jsonQuoted(source)),\n"
-            + "  \"seconds\": \(seconds),\n  \"notes\": [" + notes.map { jsonQuoted($0) }.joined(separator: ", ") + "],\n"
-            + "  \"statistics\": \(statistics.json())\n}\n"
-        try writeAtomically(Data(report.utf8), to: CodesDirectory.reportURL(work, modality: request.modality))
+        var report = JSONObjectWriter()
+        report.add("modality", request.modality)
+        report.add("source", source)
+        report.add("seconds", seconds)
+        report.add("notes", notes)
+        report.addRaw("statistics", statistics.json())
+        try writeAtomically(Data((report.finish(pretty: true) + "\n").utf8), to: CodesDirectory.reportURL(work, modality: request.modality))
         progress("wrote \(CodesDirectory.directory(work).path)/\(request.modality).{codes,tree,quantize.json} and the catalog's codes")
         return QuantizeOutcome(statistics: statistics, tree: tree, seconds: seconds, notes: notes)
     }

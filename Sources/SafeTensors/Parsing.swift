@@ -1,7 +1,7 @@
 // Reading: every number in the header is checked before it is used, so a hostile or damaged file
 // yields a SafeTensorsError, never a crash or an out-of-bounds read.
 import Foundation
-import MSCCore
+import JSONText
 
 extension SafeTensors {
     /// Same limit as the reference implementation; real headers are at most a few MB.
@@ -24,13 +24,11 @@ extension SafeTensors {
         guard headerEnd <= file.count else {
             throw fail("header length \(headerLength) is larger than the rest of the file (\(file.count - 8) bytes); file is truncated")
         }
-        let headerBytes = [UInt8](file[8..<headerEnd])
-        guard isValidUTF8(headerBytes) else {
-            throw fail("header is not valid UTF-8")
-        }
+        // JSONText rather than JSONSerialization: a repeated key must be refused, and offsets must stay exact
+        // integers (no rounding through Double). It also refuses invalid UTF-8, so no separate check is needed.
         let header: JSONValue
         do {
-            header = try JSONParser.parse(headerBytes)
+            header = try JSONValue.parse([UInt8](file[8..<headerEnd]), options: .init(maxDepth: headerMaxDepth))
         } catch {
             throw fail("invalid JSON header at byte \(error.offset): \(error.reason)")
         }
@@ -104,13 +102,13 @@ private struct TensorInfo {
 
     init(_ value: JSONValue, name: String, fail: (String) -> SafeTensorsError) throws {
         func fieldError(_ message: String) -> SafeTensorsError { fail("tensor '\(name)': \(message)") }
-        guard case .object(let fields) = value else {
+        guard case .object = value else {
             throw fieldError("header entry must be an object, found \(value.kindName)")
         }
         // Unknown extra fields are ignored, as the reference reader does.
-        guard let dtypeValue = fields["dtype"] else { throw fieldError("missing field 'dtype'") }
-        guard let shapeValue = fields["shape"] else { throw fieldError("missing field 'shape'") }
-        guard let offsetsValue = fields["data_offsets"] else { throw fieldError("missing field 'data_offsets'") }
+        guard let dtypeValue = value["dtype"] else { throw fieldError("missing field 'dtype'") }
+        guard let shapeValue = value["shape"] else { throw fieldError("missing field 'shape'") }
+        guard let offsetsValue = value["data_offsets"] else { throw fieldError("missing field 'data_offsets'") }
 
         guard case .string(let dtypeName) = dtypeValue else {
             throw fieldError("'dtype' must be a string, found \(dtypeValue.kindName)")
@@ -151,17 +149,8 @@ private struct TensorInfo {
     }
 }
 
-private func isValidUTF8(_ bytes: [UInt8]) -> Bool {
-    var decoder = UTF8()
-    var iterator = bytes.makeIterator()
-    while true {
-        switch decoder.decode(&iterator) {
-        case .scalarValue: continue
-        case .emptyInput: return true
-        case .error: return false
-        }
-    }
-}
+/// Deep nesting never occurs in a real header; a low cap keeps hostile input cheap.
+private let headerMaxDepth = 64
 
 /// A JSON number written as a plain non-negative integer ("12"), else nil ("-1", "1.5", "1e3", too big).
 private func nonNegativeInt(_ value: JSONValue) -> Int? {

@@ -6,7 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MSCCore
+import JSONText
 
 extension SafeTensors {
     /// The file bytes. Header keys are sorted (by Swift string order) at every level; the buffer holds

@@ -4,7 +4,7 @@ import Foundation
 import Generation
 import ItemCodes
 import Models
-import MSCCore
+import JSONText
 
 /// Exact Shapley values (paper Table 3b): player i's value is the average, over every order of the players, of what
 /// adding i to the players before it changes, i.e. Σ_{S ⊆ N∖{i}} |S|!(n−|S|−1)!/n! · (v(S ∪ {i}) − v(S)).
@@ -70,11 +70,18 @@ public struct ModalityShapley: Sendable {
     /// {"modalities": [...], "coalitions": {"text+collaborative": {...}}, "shapley": {"text": {"ndcg@10": …}}}
     public func json() -> String {
         let full = (1 << modalities.count) - 1
-        let rows = (0...full).compactMap { coalitions[$0] }.map { "\(jsonQuoted($0.split)): \($0.jsonString())" }
-        let shapley = modalities.enumerated().map { i, name in
-            "\(jsonQuoted(name)): {" + metricKeys.map { "\(jsonQuoted($0)): \(values($0)[i])" }.joined(separator: ", ") + "}"
+        var rows = JSONObjectWriter()
+        for report in (0...full).compactMap({ coalitions[$0] }) { rows.addRaw(report.split, report.jsonString()) }
+        var shapley = JSONObjectWriter()
+        for (i, name) in modalities.enumerated() {
+            var row = JSONObjectWriter()
+            for key in metricKeys { row.add(key, values(key)[i]) }
+            shapley.addRaw(name, row.finish())
         }
-        return "{\"modalities\": [\(modalities.map(jsonQuoted).joined(separator: ", "))], \"coalitions\": {\(rows.joined(separator: ", "))}, "
-            + "\"shapley\": {\(shapley.joined(separator: ", "))}}"
+        var json = JSONObjectWriter()
+        json.add("modalities", modalities)
+        json.addRaw("coalitions", rows.finish())
+        json.addRaw("shapley", shapley.finish())
+        return json.finish()
     }
 }

@@ -162,6 +162,24 @@ final class MetricsReportTests: XCTestCase {
         XCTAssertThrowsError(try MetricsReport(json: #"{"users": 1, "split": "t", "recall@1": "x"}"#)) {
             XCTAssertEqual($0 as? MetricsReportError, .notANumber("recall@1"))
         }
+        XCTAssertThrowsError(try MetricsReport(json: #"{"users": 1, "split": "t", "recall@1": null}"#)) {  // NaN as written
+            XCTAssertEqual($0 as? MetricsReportError, .notANumber("recall@1"))
+        }
+        XCTAssertThrowsError(try MetricsReport(json: #"{"users": 1, "split": "t", "recall@1": 0.5,}"#)) {
+            guard case .invalidJSON(43, _)? = $0 as? MetricsReportError else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testRepeatedKeyIsRefusedNotSilentlyOverwritten() {
+        let twice = #"{"recall@1": 0.5, "users": 1, "split": "t", "recall@1": 0.9}"#
+        XCTAssertThrowsError(try MetricsReport(json: twice)) {
+            XCTAssertEqual($0 as? MetricsReportError, .invalidJSON(offset: 44, reason: "duplicate key 'recall@1'"))
+        }
+    }
+
+    func testNonFiniteValuesAreWrittenAsNull() {
+        let json = MetricsReport(values: [("recall@1", .nan), ("ndcg@1", .infinity)], users: 0, split: "t").jsonString()
+        XCTAssertEqual(json, #"{"recall@1": null, "ndcg@1": null, "users": 0, "split": "t"}"#)
     }
 
     func testSplitNameIsEscaped() throws {
