@@ -1,16 +1,16 @@
 /// Where and why parsing stopped. Callers turn the byte offset into what their users need (a line number, a
 /// record key, "at byte N" of a header).
-package struct JSONSyntaxError: Error, Equatable {
-    package let offset: Int
-    package let reason: String
+public struct JSONSyntaxError: Error, Equatable {
+    public let offset: Int
+    public let reason: String
 
-    package init(offset: Int, reason: String) {
+    public init(offset: Int, reason: String) {
         self.offset = offset
         self.reason = reason
     }
 
     /// 1-based line of the offset in `bytes` (for whole-file errors).
-    package func line(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+    public func line(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
         var line = 1
         for index in 0..<min(offset, bytes.count) where bytes[index] == 0x0A { line += 1 }
         return line
@@ -21,33 +21,35 @@ package struct JSONSyntaxError: Error, Equatable {
 /// control characters). Readers walk big top-level objects and arrays member by member (`readObject`,
 /// `readArray`), materialising only the values they keep and skipping the rest, so a 200 MB item file never
 /// becomes one tree; `JSONValue.parse` builds the whole tree of small documents.
-package struct JSONCursor {
-    package struct Options: Sendable {
+public struct JSONCursor {
+    public struct Options: Sendable {
         /// Deeper nesting is rejected instead of risking the stack on hostile input.
-        package var maxDepth = 256
+        public var maxDepth = 256
         /// A `\u` escape of half a surrogate pair is valid JSON grammar but no character: rejected unless the
         /// caller prefers U+FFFD (dataset text, where one cut-off emoji should not fail a whole file).
-        package var replacingLoneSurrogates = false
+        public var replacingLoneSurrogates = false
 
-        package init(maxDepth: Int = 256, replacingLoneSurrogates: Bool = false) {
+        public init(maxDepth: Int = 256, replacingLoneSurrogates: Bool = false) {
             self.maxDepth = maxDepth
             self.replacingLoneSurrogates = replacingLoneSurrogates
         }
     }
 
-    let bytes: UnsafeBufferPointer<UInt8>
-    let options: Options
-    var position = 0
-    private var depth = 0
+    // The walk's small steps are inlinable so a reader's loop over millions of elements, in another module, pays
+    // no call per element. They are public, not package: Swift 6 does not inline package functions across modules.
+    @usableFromInline let bytes: UnsafeBufferPointer<UInt8>
+    @usableFromInline let options: Options
+    @usableFromInline var position = 0
+    @usableFromInline var depth = 0
 
-    package init(_ bytes: UnsafeBufferPointer<UInt8>, options: Options = Options()) {
+    public init(_ bytes: UnsafeBufferPointer<UInt8>, options: Options = Options()) {
         self.bytes = bytes
         self.options = options
     }
 
-    func fail(_ reason: String) -> JSONSyntaxError { JSONSyntaxError(offset: position, reason: reason) }
+    @usableFromInline func fail(_ reason: String) -> JSONSyntaxError { JSONSyntaxError(offset: position, reason: reason) }
 
-    mutating func skipWhitespace() {
+    @inlinable mutating func skipWhitespace() {
         while position < bytes.count {
             let b = bytes[position]
             if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { position += 1 } else { break }
@@ -55,23 +57,23 @@ package struct JSONCursor {
     }
 
     /// The next byte after whitespace, without consuming it.
-    package mutating func peek() -> UInt8? {
+    @inlinable public mutating func peek() -> UInt8? {
         skipWhitespace()
         return position < bytes.count ? bytes[position] : nil
     }
 
     /// Requires that only whitespace remains.
-    package mutating func expectEnd() throws(JSONSyntaxError) {
+    public mutating func expectEnd() throws(JSONSyntaxError) {
         if peek() != nil { throw fail("unexpected content after the JSON value") }
     }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONSyntaxError) {
-        guard let next = peek() else { throw fail("unexpected end of input, expected \(what)") }
-        guard next == byte else { throw fail("expected \(what)") }
+    @inlinable mutating func expect(_ byte: UInt8, _ what: @autoclosure () -> String) throws(JSONSyntaxError) {
+        guard let next = peek() else { throw fail("unexpected end of input, expected \(what())") }
+        guard next == byte else { throw fail("expected \(what())") }
         position += 1
     }
 
-    private mutating func consume(_ byte: UInt8) -> Bool {
+    @inlinable mutating func consume(_ byte: UInt8) -> Bool {
         guard peek() == byte else { return false }
         position += 1
         return true
@@ -80,7 +82,7 @@ package struct JSONCursor {
     // MARK: Containers: the steps every walk shares (streaming with a closure, building, skipping)
 
     /// Enters a container; false when it is empty (and already closed).
-    private mutating func open(_ byte: UInt8, _ close: UInt8) throws(JSONSyntaxError) -> Bool {
+    @inlinable mutating func open(_ byte: UInt8, _ close: UInt8) throws(JSONSyntaxError) -> Bool {
         try expect(byte, "'\(Character(Unicode.Scalar(byte)))'")
         depth += 1
         if depth > options.maxDepth { throw fail("nesting deeper than \(options.maxDepth) levels") }
@@ -89,14 +91,14 @@ package struct JSONCursor {
     }
 
     /// After a member or element: true when a comma announces another, false when the container closed.
-    private mutating func next(_ close: UInt8) throws(JSONSyntaxError) -> Bool {
+    @inlinable mutating func next(_ close: UInt8) throws(JSONSyntaxError) -> Bool {
         if consume(UInt8(ascii: ",")) { return true }
         try expect(close, "',' or '\(Character(Unicode.Scalar(close)))'")
         depth -= 1
         return false
     }
 
-    private mutating func key() throws(JSONSyntaxError) -> String {
+    @inlinable mutating func key() throws(JSONSyntaxError) -> String {
         let key = try parseString()
         try expect(UInt8(ascii: ":"), "':'")
         return key
@@ -104,20 +106,20 @@ package struct JSONCursor {
 
     /// Walks an object; `body` gets each key and must consume the member's value (parse or skip it). Keys are not
     /// checked for duplicates here, which would mean keeping every key of a huge file: readers check the keys they keep.
-    package mutating func readObject(_ body: (String, inout JSONCursor) throws -> Void) throws {
+    @inlinable public mutating func readObject(_ body: (String, inout JSONCursor) throws -> Void) throws {
         guard try open(UInt8(ascii: "{"), UInt8(ascii: "}")) else { return }
         repeat { try body(try key(), &self) } while try next(UInt8(ascii: "}"))
     }
 
     /// Walks an array; `body` must consume each element.
-    package mutating func readArray(_ body: (inout JSONCursor) throws -> Void) throws {
+    @inlinable public mutating func readArray(_ body: (inout JSONCursor) throws -> Void) throws {
         guard try open(UInt8(ascii: "["), UInt8(ascii: "]")) else { return }
         repeat { try body(&self) } while try next(UInt8(ascii: "]"))
     }
 
     // MARK: Values
 
-    package mutating func parseValue() throws(JSONSyntaxError) -> JSONValue {
+    public mutating func parseValue() throws(JSONSyntaxError) -> JSONValue {
         switch peek() {
         case UInt8(ascii: "{")?: return .object(try parseObjectMembers())
         case UInt8(ascii: "[")?:
@@ -159,7 +161,7 @@ package struct JSONCursor {
 
     /// Skips one value of any kind, checking its syntax but building nothing (skipped strings are not decoded, so
     /// their UTF-8 is not checked).
-    package mutating func skipValue() throws(JSONSyntaxError) {
+    public mutating func skipValue() throws(JSONSyntaxError) {
         switch peek() {
         case UInt8(ascii: "{")?:
             guard try open(UInt8(ascii: "{"), UInt8(ascii: "}")) else { return }
@@ -189,12 +191,12 @@ package struct JSONCursor {
 
     // MARK: Numbers
 
-    private func isDigit(_ index: Int) -> Bool {
+    @inlinable func isDigit(_ index: Int) -> Bool {
         index < bytes.count && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9")
     }
 
     /// One number, checked against the JSON grammar and returned as written.
-    package mutating func parseNumber() throws(JSONSyntaxError) -> String {
+    public mutating func parseNumber() throws(JSONSyntaxError) -> String {
         skipWhitespace()
         let start = position
         if position < bytes.count && bytes[position] == UInt8(ascii: "-") { position += 1 }
@@ -220,9 +222,8 @@ package struct JSONCursor {
     }
 
     /// An integer value (a JSON number, or a string of digits as some LC-Rec files write ids).
-    package mutating func parseInt() throws(JSONSyntaxError) -> Int {
+    @inlinable public mutating func parseInt() throws(JSONSyntaxError) -> Int {
         skipWhitespace()
-        let start = position
         // Fast path for plain decimal integers (item indices): no String is built.
         var index = position
         let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
@@ -241,6 +242,12 @@ package struct JSONCursor {
             position = index
             return negative ? -value : value
         }
+        return try parseIntSlowly()
+    }
+
+    /// Long, quoted or malformed integers.
+    @usableFromInline mutating func parseIntSlowly() throws(JSONSyntaxError) -> Int {
+        let start = position
         if peek() == UInt8(ascii: "\"") {
             let text = try parseString()
             guard let value = Int(text) else { throw JSONSyntaxError(offset: start, reason: "expected an integer, got \"\(text)\"") }

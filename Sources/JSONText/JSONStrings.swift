@@ -1,7 +1,7 @@
 // Strings: decoded exactly (escapes, surrogate pairs) and refused when they are not valid UTF-8, so a damaged file
 // fails with its offset instead of turning silently into U+FFFD text.
 extension JSONCursor {
-    package mutating func parseString() throws(JSONSyntaxError) -> String {
+    public mutating func parseString() throws(JSONSyntaxError) -> String {
         try expect(UInt8(ascii: "\""), "a string")
         let start = position
         // Fast path: no escapes, the text is the bytes themselves.

@@ -1,6 +1,6 @@
 /// A parsed JSON value. Numbers keep their source text, so integers (ids, millisecond timestamps, tensor offsets)
 /// convert exactly and each caller decides how to read them; objects keep their members in file order.
-package enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(String)
@@ -8,7 +8,7 @@ package enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
 
-    package static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
@@ -22,22 +22,22 @@ package enum JSONValue: Equatable, Sendable {
     }
 
     /// The member named `key` of an object (keys are unique: the parser rejects duplicates); nil otherwise.
-    package subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let fields) = self { return fields.first { $0.key == key }?.value }
         return nil
     }
 
-    package var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var string: String? { if case .string(let s) = self { return s } else { return nil } }
     /// An integral number, also when written with a zero fraction ("881250949.0", as some exports write ids).
-    package var int: Int? {
+    public var int: Int? {
         guard case .number(let n) = self else { return nil }
         return Int(n) ?? Double(n).flatMap { $0 == $0.rounded() ? Int(exactly: $0) : nil }
     }
-    package var double: Double? { if case .number(let n) = self { return Double(n) } else { return nil } }
-    package var isNull: Bool { self == .null }
+    public var double: Double? { if case .number(let n) = self { return Double(n) } else { return nil } }
+    public var isNull: Bool { self == .null }
 
     /// A short name for error messages ("a string", "an array", ...).
-    package var kindName: String {
+    public var kindName: String {
         switch self {
         case .object: "an object"
         case .array: "an array"
@@ -49,7 +49,7 @@ package enum JSONValue: Equatable, Sendable {
     }
 
     /// Parses one complete document: a single value with only whitespace around it.
-    package static func parse(_ bytes: UnsafeBufferPointer<UInt8>, options: JSONCursor.Options = .init()) throws(JSONSyntaxError)
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, options: JSONCursor.Options = .init()) throws(JSONSyntaxError)
         -> JSONValue
     {
         var cursor = JSONCursor(bytes, options: options)
@@ -58,7 +58,7 @@ package enum JSONValue: Equatable, Sendable {
         return value
     }
 
-    package static func parse(_ bytes: [UInt8], options: JSONCursor.Options = .init()) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], options: JSONCursor.Options = .init()) throws(JSONSyntaxError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in try parse(buffer, options: options) }
     }
 }
