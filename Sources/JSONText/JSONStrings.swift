@@ -5,18 +5,12 @@ extension JSONCursor {
         try expect(UInt8(ascii: "\""), "a string")
         let start = position
         // Fast path: no escapes, the text is the bytes themselves.
-        var allBits: UInt8 = 0
-        while position < bytes.count {
-            let b = bytes[position]
-            if b == UInt8(ascii: "\"") {
-                let text = try validated(UnsafeBufferPointer(rebasing: bytes[start..<position]), start, ascii: allBits < 0x80)
-                position += 1
-                return text
-            }
-            if b == UInt8(ascii: "\\") { break }
-            if b < 0x20 { throw fail("control character in string") }
-            allBits |= b
+        let (end, ascii) = plainRun(from: start)
+        position = end
+        if end < bytes.count && bytes[end] == UInt8(ascii: "\"") {
+            let text = try validated(UnsafeBufferPointer(rebasing: bytes[start..<end]), start, ascii: ascii)
             position += 1
+            return text
         }
         var decoded = Array(UnsafeBufferPointer(rebasing: bytes[start..<position]))
         while position < bytes.count {
@@ -27,7 +21,8 @@ extension JSONCursor {
                 return try decoded.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in try validated(buffer, start, ascii: false) }
             case UInt8(ascii: "\\"):
                 position += 1
-                decoded.append(contentsOf: String(Character(try escape())).utf8)
+                let scalar = try escape()
+                if scalar.isASCII { decoded.append(UInt8(scalar.value)) } else { decoded.append(contentsOf: String(scalar).utf8) }
             case 0..<0x20: throw fail("control character in string")
             default:
                 decoded.append(b)
@@ -35,6 +30,32 @@ extension JSONCursor {
             }
         }
         throw fail("unterminated string")
+    }
+
+    /// Where the run of plain string bytes from `start` ends (at a quote, backslash or control byte, or the end of
+    /// input), and whether it is all ASCII. Eight bytes per step (SWAR): item descriptions are long.
+    private func plainRun(from start: Int) -> (end: Int, ascii: Bool) {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var index = start
+        var seen: UInt64 = 0
+        if let base = bytes.baseAddress {
+            while index + 8 <= bytes.count {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+                // A byte below 0x20, or one equal to a quote or backslash (a zero byte after the xor), anywhere in the word.
+                let special = ((word &- ones &* 0x20) & ~word) | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                if special & highs != 0 { break }
+                seen |= word
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { break }
+            seen |= UInt64(b)
+            index += 1
+        }
+        return (index, seen & highs == 0)
     }
 
     /// The bytes as a String, refused when they are not UTF-8. Decoding turns invalid bytes into U+FFFD, so the text

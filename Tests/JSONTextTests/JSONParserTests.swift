@@ -87,6 +87,27 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(try parse(bytes: Array("\"é😀\"".utf8)).string, "é😀")
     }
 
+    /// Special bytes at every position of strings long enough for the eight-byte scan, with every length around it.
+    func testSpecialBytesAtEveryPositionOfLongStrings() throws {
+        for length in 0..<40 {
+            for position in 0..<length {
+                var plain = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                for (special, text) in [(UInt8(ascii: "\""), "\\\""), (UInt8(ascii: "\\"), "\\\\"), (0x1F, "\\u001f")] {
+                    plain[position] = special
+                    let escaped = plain[..<position] + Array(text.utf8) + plain[(position + 1)...]
+                    XCTAssertEqual(try parse(bytes: [0x22] + escaped + [0x22]).string, String(decoding: plain, as: UTF8.self))
+                }
+                plain[position] = 0x1F
+                XCTAssertEqual(syntaxError(bytes: [0x22] + plain + [0x22])?.offset, 1 + position)
+                plain[position] = 0xFF
+                XCTAssertEqual(syntaxError(bytes: [0x22] + plain + [0x22])?.reason, "string is not valid UTF-8")
+                plain[position] = 0xC3
+                plain.insert(0xA9, at: position + 1)
+                XCTAssertEqual(try parse(bytes: [0x22] + plain + [0x22]).string?.count, length)
+            }
+        }
+    }
+
     func testQuotingRoundTrips() throws {
         for text in ["plain", "", "quote \" backslash \\ slash /", "tab\tnewline\n\u{1}\u{1F}", "é – 😀"] {
             XCTAssertEqual(try parse(jsonQuoted(text)).string, text)
