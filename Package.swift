@@ -3,13 +3,13 @@
 //   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG; CVectorMath (elementwise kernels per vector width)
 //   runtime:      BLASRuntime (OpenBLAS kernel selection and denormal flushing at start-up) -> CBLAS, CVectorMath
 //   foundation:   MSCCore (version, errors, shared small configs); JSONText (the one JSON value, streaming parser and
-//                 writer: exact integers, duplicate keys and depth refused)
+//                 writer: exact integers; duplicate keys, deep nesting and invalid UTF-8 refused)
 //   formats:      SafeTensors (file format only, no tensor math) -> JSONText
 //   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> BLASRuntime, CBLAS, CVectorMath, SafeTensors
 //   models:       Models (attention, T5 blocks, SASRec, MSCGRec and its config) -> TensorEngine
 //   data/codes:   Catalog, Datasets, ItemCodes (prefix tree, codes files, collision level: what serving needs),
 //                 Quantization (k-means, RQ, RQ-VAE, embedding inputs) -> ItemCodes, Evaluation (ranking metrics);
-//                 Catalog, Datasets, Quantization and Evaluation read and write JSON through JSONText
+//                 Catalog, Datasets, Evaluation, Quantization and Training read and write JSON through JSONText
 //   images:       Images (JPEG/PNG decoding, crops, DINOv2 augmentations, image sources) -> CJPEG, CPNG, TensorEngine
 //   generation:   Generation (constrained beam search; no training code) -> Models, ItemCodes
 //   training:     Training (the shared loop; SASRec, MSCGRec and RQ-DINO trainers; pipeline stage cache) -> Models, Datasets,
