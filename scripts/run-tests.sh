@@ -15,13 +15,18 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 swift test "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -1)
+# XCTest's closing line: "Executed N tests, with F failures" or, when some were skipped, "Executed N tests, with S
+# tests skipped and F failures"; its last one covers the whole run.
+summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with ([0-9]+ tests? skipped and )?[0-9]+ failures?' "$log" | tail -1)
 total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
-failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.* ([0-9]+) failures?.*/\1/' <<<"$summary")
+skipped=0
+[[ "$summary" =~ ([0-9]+)\ tests?\ skipped ]] && skipped=${BASH_REMATCH[1]}
 if [[ -z "$summary" ]]; then
   echo "0 passed, 0 failed"
   echo "no XCTest summary found: the test bundle did not run" >&2
   exit 1
 fi
-echo "$((total - failed)) passed, $failed failed"
+if ((skipped)); then echo "$((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+else echo "$((total - failed)) passed, $failed failed"; fi
 exit "$status"
