@@ -145,7 +145,6 @@ final class FastKernelTests: XCTestCase {
     func testAMXKernelMatchesTheProductOfRoundedInputs() throws {
         try XCTSkipUnless(vm_has_amx() == 1, "this CPU has no AMX-BF16 (or Linux did not grant the tile state)")
         try checkBFloat16Kernel(vm_sgemm_rows_amx)
-        XCTAssertEqual(MatmulPrecision.bfloat16Kernel, vm_amx_enabled() == 1 ? "AMX" : "vdpbf16ps")
     }
 
     private typealias BFloat16Kernel = (Int32, Int32, Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
