@@ -2,7 +2,7 @@
 // Module map (imports flow downwards only; ../shared/ARCHITECTURE.md has the target map):
 //   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG; CVectorMath (elementwise kernels per vector width)
 //   runtime:      BLASRuntime (OpenBLAS kernel selection and denormal flushing at start-up) -> CBLAS, CVectorMath
-//   foundation:   MSCCore (version, errors, shared small configs); JSONText (the one JSON value, streaming parser and
+//   foundation:   MSCCore (version, the configuration error every config shares); JSONText (the one JSON value, streaming parser and
 //                 writer: exact integers; duplicate keys, deep nesting and invalid UTF-8 refused)
 //   formats:      SafeTensors (file format only, no tensor math) -> JSONText
 //   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> BLASRuntime, CBLAS, CVectorMath, SafeTensors

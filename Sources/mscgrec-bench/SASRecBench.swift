@@ -3,6 +3,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import MSCCore
+import Models
 import TensorEngine
 import Training
 

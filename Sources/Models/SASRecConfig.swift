@@ -1,3 +1,5 @@
+import MSCCore
+
 /// Shapes and regularisation of a SASRec model: the one place these numbers live (saved beside its weights).
 public struct SASRecConfig: Codable, Equatable, Sendable {
     public enum Loss: String, Codable, Sendable, CaseIterable {
@@ -38,10 +40,4 @@ public struct SASRecConfig: Codable, Equatable, Sendable {
         if maxLength < 1 { throw ConfigError("max length must be at least 1, got \(maxLength)") }
         if !(0..<1).contains(dropout) { throw ConfigError("dropout must be in [0, 1), got \(dropout)") }
     }
-}
-
-/// A configuration value that cannot work, with a message naming the field.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
