@@ -1,35 +1,43 @@
-import Dispatch
 import Foundation
+import TensorEngine
 
-/// A dense row-major Float32 matrix in one 64-byte aligned allocation: the embeddings being quantized and the
-/// codebooks. A class so a million-row matrix is never copied by accident; callers own mutation (it is written
-/// while being loaded or trained, then only read, which is why sharing it across threads is safe).
+/// A dense row-major Float32 matrix over the engine's `Storage` (64-byte aligned, pooled): the embeddings being
+/// quantized and the codebooks. A class so a million-row matrix is never copied by accident; callers own mutation
+/// (it is written while being loaded or trained, then only read, which is why sharing it across threads is safe).
 public final class FloatMatrix: @unchecked Sendable {
     public let rows: Int
     public let columns: Int
-    public let pointer: UnsafeMutablePointer<Float>
+    public let storage: Storage
+    public var pointer: UnsafeMutablePointer<Float> { storage.pointer }
 
     /// A zero-filled matrix.
     public init(rows: Int, columns: Int) {
         precondition(rows >= 0 && columns >= 0, "negative matrix size \(rows)×\(columns)")
         self.rows = rows
         self.columns = columns
-        let count = max(rows * columns, 1)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: count)
-        pointer.initialize(repeating: 0, count: count)
+        storage = Storage(zeros: rows * columns)
     }
 
-    public convenience init(rows: Int, columns: Int, scalars: [Float]) {
+    public init(rows: Int, columns: Int, scalars: [Float]) {
         precondition(scalars.count == rows * columns, "\(scalars.count) values for a \(rows)×\(columns) matrix")
-        self.init(rows: rows, columns: columns)
-        scalars.withUnsafeBufferPointer { if let base = $0.baseAddress { pointer.update(from: base, count: scalars.count) } }
+        self.rows = rows
+        self.columns = columns
+        storage = Storage(scalars)
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    /// A rank-2 tensor's values, shared rather than copied.
+    public init(_ tensor: Tensor) {
+        precondition(tensor.rank == 2, "a matrix from a tensor of shape \(tensor.shape)")
+        rows = tensor.shape[0]
+        columns = tensor.shape[1]
+        storage = tensor.storage
+    }
+
+    /// The same values as a leaf tensor of shape [rows, columns], shared rather than copied.
+    public var tensor: Tensor { Tensor(shape: [rows, columns], sharing: storage) }
 
     public var count: Int { rows * columns }
-    public var scalars: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+    public var scalars: [Float] { storage.array }
 
     @inline(__always) public func row(_ index: Int) -> UnsafeMutablePointer<Float> { pointer + index * columns }
 
@@ -51,7 +59,7 @@ public final class FloatMatrix: @unchecked Sendable {
     /// Scales every row to unit L2 norm (rows of norm zero stay zero).
     public func normalizeRows() {
         let d = columns
-        ParallelRows.forEachChunk(rows) { range in
+        Parallelism.forEachFixedChunk(rows, grain: 2048) { range in
             for r in range {
                 let p = self.row(r)
                 let norm = dot(p, p, d).squareRoot()
@@ -66,34 +74,6 @@ public final class FloatMatrix: @unchecked Sendable {
         for r in 0..<rows { total += Double(dot(row(r), row(r), columns)) }
         return total
     }
-}
-
-/// Deterministic parallel loops over row ranges. The split depends only on the row count (never on the number
-/// of cores), and every chunk writes disjoint output, so results are identical on any machine.
-public enum ParallelRows {
-    static let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-
-    public static func forEachChunk(_ count: Int, grain: Int = 2048, _ body: (Range<Int>) -> Void) {
-        let chunks = max(1, (count + grain - 1) / grain)
-        if chunks == 1 || workers == 1 {
-            var start = 0
-            while start < count { body(start..<min(count, start + grain)); start += grain }
-            return
-        }
-        withoutActuallyEscaping(body) { escapable in
-            let shared = UnsafeSendableBox(escapable)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let start = c * grain
-                shared.value(start..<min(count, start + grain))
-            }
-        }
-    }
-}
-
-/// Hands a closure that writes disjoint ranges to worker threads (checked by hand at every use).
-struct UnsafeSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 // MARK: vector kernels (SIMD with a fixed accumulation order, so results do not depend on the caller)

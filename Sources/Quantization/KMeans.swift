@@ -43,7 +43,7 @@ public enum KMeans {
         nearest.withUnsafeMutableBufferPointer { nearestBuffer in
             owner.withUnsafeMutableBufferPointer { ownerBuffer in
                 let near = nearestBuffer.baseAddress!, own = ownerBuffer.baseAddress!
-                ParallelRows.forEachChunk(n) { rows in
+                Parallelism.forEachFixedChunk(n, grain: 2048) { rows in
                     for r in rows { near[r] = squaredDistance(x.row(r), centroids.row(0), d) }
                 }
                 for c in 1..<k {
@@ -53,7 +53,7 @@ public enum KMeans {
                     for j in 0..<c { centerGap[j] = squaredDistance(center, centroids.row(j), d) }
                     centerGap.withUnsafeBufferPointer { gaps in
                         let gap = gaps.baseAddress!
-                        ParallelRows.forEachChunk(n) { rows in
+                        Parallelism.forEachFixedChunk(n, grain: 2048) { rows in
                             for r in rows where gap[Int(own[r])] < 4 * near[r] {
                                 let distance = squaredDistance(x.row(r), center, d)
                                 if distance < near[r] { near[r] = distance; own[r] = Int32(c) }
@@ -163,7 +163,7 @@ public enum KMeans {
         let n = x.rows, d = x.columns, k = centroids.rows
         assignments.withUnsafeBufferPointer { codes in
             let a = codes.baseAddress!
-            ParallelRows.forEachChunk(d, grain: 32) { columns in
+            Parallelism.forEachFixedChunk(d, grain: 32) { columns in
                 var sums = [Double](repeating: 0, count: k * columns.count)
                 let width = columns.count, first = columns.lowerBound
                 for r in 0..<n {

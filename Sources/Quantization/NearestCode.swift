@@ -18,7 +18,7 @@ enum NearestCode {
         precondition(codebook.columns == columns, "codebook has \(codebook.columns) columns, rows have \(columns)")
         let k = codebook.rows
         guard rowCount > 0, k > 0 else { return }
-        let codebookTensor = Tensor(shape: [k, columns], scalars: codebook.scalars)
+        let codebookTensor = codebook.tensor
         var codeNorms = [Float](repeating: 0, count: k)
         for j in 0..<k { codeNorms[j] = dot(codebook.row(j), codebook.row(j), columns) }
         var block = Tensor.zeros([min(blockRows, rowCount), columns])
@@ -31,7 +31,7 @@ enum NearestCode {
             let x = block.data, p = products.data
             codeNorms.withUnsafeBufferPointer { norms in
                 let n = norms.baseAddress!
-                ParallelRows.forEachChunk(end - start, grain: 512) { rows in
+                Parallelism.forEachFixedChunk(end - start, grain: 512) { rows in
                     for r in rows {
                         let row = p + r * k
                         var best = n[0] - 2 * row[0], bestIndex = 0

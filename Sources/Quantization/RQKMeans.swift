@@ -127,7 +127,7 @@ public enum RQKMeans {
         let d = rows.columns
         codes.withUnsafeBufferPointer { c in
             let codes = c.baseAddress!
-            ParallelRows.forEachChunk(rows.rows, grain: 1024) { range in
+            Parallelism.forEachFixedChunk(rows.rows, grain: 1024) { range in
                 for r in range {
                     let target = rows.row(r), vector = codebook.row(Int(codes[r]))
                     for j in 0..<d { target[j] -= vector[j] }

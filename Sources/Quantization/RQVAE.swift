@@ -159,7 +159,8 @@ public final class RQVAE {
 
     /// The codebooks as a residual quantizer over the latent space.
     public var residualCodebooks: ResidualCodebooks {
-        ResidualCodebooks(levels: codebooks.map { FloatMatrix(rows: $0.shape[0], columns: $0.shape[1], scalars: $0.scalars) })
+        // A copy: the parameters keep training, the quantizer must not change under its users.
+        ResidualCodebooks(levels: codebooks.map { FloatMatrix($0).copy() })
     }
 
     /// Latents of every row of `x`, in batches, without a graph.

@@ -1,3 +1,5 @@
+import TensorEngine
+
 /// The codebooks of a residual quantizer (paper appendix B): level l holds K code vectors; an input is encoded
 /// level by level, each time picking the code nearest to what earlier levels left over (eq. 7) and subtracting
 /// it (eq. 8). Immutable once trained, so any number of threads may encode with it.
@@ -55,11 +57,11 @@ public struct ResidualCodebooks: Sendable {
         var errors: [Double] = []
         for level in 0..<depth {
             codes.withUnsafeBufferPointer { all in
-                let previous = UnsafeSendableBox(all.baseAddress!)
+                let previous = UncheckedSendable(all.baseAddress!)
                 let source: RowSource = { range, destination in
                     destination.update(from: x.row(range.lowerBound), count: range.count * d)
                     guard level > 0 else { return }
-                    ParallelRows.forEachChunk(range.count, grain: 256) { rows in
+                    Parallelism.forEachFixedChunk(range.count, grain: 256) { rows in
                         for r in rows {
                             let target = destination + r * d
                             for earlier in 0..<level {

@@ -66,8 +66,33 @@ public enum Parallelism {
     }
 }
 
-/// Carries a value the compiler cannot prove Sendable across a boundary we have checked by hand.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+extension Parallelism {
+    /// Runs `body` over `0..<count` in chunks of `grain` (the last one shorter), in parallel when there are several.
+    /// Unlike `forEachChunk`, the split depends only on `count` and `grain`, never on the machine's cores: loops that
+    /// reduce per chunk (k-means centroid sums, the quantizer's statistics) then give identical bits on any machine.
+    public static func forEachFixedChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        precondition(grain > 0, "chunk grain must be positive, not \(grain)")
+        let chunks = (count + grain - 1) / grain
+        if chunks <= 1 || availableWorkers <= 1 {
+            var start = 0
+            while start < count { body(start..<min(count, start + grain)); start += grain }
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            // The chunks write disjoint ranges, so handing the closure to the workers is safe.
+            let shared = UncheckedSendable(escapable)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let mode = vm_flush_denormals()
+                defer { vm_restore_float_mode(mode) }
+                let start = c * grain
+                shared.value(start..<min(count, start + grain))
+            }
+        }
+    }
+}
+
+/// Carries a value the compiler cannot prove Sendable across a boundary we have checked by hand (at every use).
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
 }

@@ -35,6 +35,11 @@ public final class Tensor: @unchecked Sendable {
         self.requiresGrad = requiresGrad
     }
 
+    /// A leaf over an existing storage (no copy): a matrix another module filled, seen as a tensor.
+    public convenience init(shape: [Int], sharing storage: Storage) {
+        self.init(shape: shape, storage: storage, node: nil)
+    }
+
     public static func zeros(_ shape: [Int], requiresGrad: Bool = false) -> Tensor {
         let t = Tensor(shape: shape, storage: Storage(zeros: Shape.count(shape)), node: nil)
         t.requiresGrad = requiresGrad

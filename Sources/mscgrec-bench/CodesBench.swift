@@ -148,9 +148,7 @@ struct CodesBench: ParsableCommand {
     func randomProjection(_ x: FloatMatrix, to width: Int) -> FloatMatrix {
         var rng = SeededGenerator(seed: seed &+ 7)
         let projection = Tensor.normal([x.columns, width], std: 1 / Float(width).squareRoot(), using: &rng)
-        let input = Tensor(shape: [x.rows, x.columns], scalars: x.scalars)
-        let y = withoutGrad { matmul(input, projection) }
-        return FloatMatrix(rows: x.rows, columns: width, scalars: y.scalars)
+        return FloatMatrix(withoutGrad { matmul(x.tensor, projection) })
     }
 }
 

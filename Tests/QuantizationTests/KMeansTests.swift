@@ -42,6 +42,21 @@ final class KMeansTests: XCTestCase {
         XCTAssertEqual(Set(picked).count, 10)
     }
 
+    /// The fit is bit-identical on one worker and several: chunks depend only on the row count.
+    func testFitIsTheSameOnAnyNumberOfWorkers() {
+        let savedWorkers = Parallelism.workers
+        defer { Parallelism.workers = savedWorkers }
+        let x = clusteredMatrix(rows: 5000, columns: 40, centers: 30, spread: 0.3, seed: 12)
+        func fit(workers: Int) -> KMeansResult {
+            Parallelism.workers = workers
+            var rng = SeededGenerator(seed: 4)
+            return KMeans.fit(x, options: KMeansOptions(clusters: 32, maxIterations: 8), rng: &rng)
+        }
+        let one = fit(workers: 1), two = fit(workers: 2)
+        XCTAssertEqual(one.centroids.scalars, two.centroids.scalars)
+        XCTAssertEqual(one.assignments, two.assignments)
+    }
+
     func testCentroidUpdateIsTheMeanOfTheAssignedRows() {
         let x = FloatMatrix(rows: 4, columns: 2, scalars: [1, 2, 3, 4, 5, 6, 100, 100])
         let centroids = FloatMatrix(rows: 3, columns: 2, scalars: [0, 0, 0, 0, -7, -7])

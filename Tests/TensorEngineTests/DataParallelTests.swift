@@ -1,6 +1,7 @@
 import CBLAS
 import CVectorMath
 import SafeTensors
+import Foundation
 @testable import TensorEngine
 import TestSupport
 import XCTest
@@ -56,6 +57,26 @@ final class DataParallelTests: XCTestCase {
         var outsideChunks = 0
         Parallelism.forEachChunk(1 << 20, grain: 1 << 17) { _ in outsideChunks += 1 }
         XCTAssertGreaterThan(outsideChunks, 1, "outside shards the loop must split again")
+    }
+
+    /// Fixed chunks are the same ranges whatever the worker count (per-chunk reductions in the quantizer rely on it),
+    /// cover the range once, and still fan out across workers.
+    func testFixedChunksDependOnlyOnCountAndGrain() {
+        let savedWorkers = Parallelism.workers
+        defer { Parallelism.workers = savedWorkers }
+        func ranges(workers: Int) -> [Range<Int>] {
+            Parallelism.workers = workers
+            let lock = NSLock()
+            var seen: [Range<Int>] = []
+            Parallelism.forEachFixedChunk(1000, grain: 64) { r in lock.lock(); seen.append(r); lock.unlock() }
+            return seen.sorted { $0.lowerBound < $1.lowerBound }
+        }
+        let expected = stride(from: 0, to: 1000, by: 64).map { $0..<min(1000, $0 + 64) }
+        XCTAssertEqual(ranges(workers: 1), expected)
+        XCTAssertEqual(ranges(workers: 4), expected)
+        var empty = 0
+        Parallelism.forEachFixedChunk(0, grain: 8) { _ in empty += 1 }
+        XCTAssertEqual(empty, 0)
     }
 
     /// Grad mode follows the caller into the shards (evaluation inside `withoutGrad` records nothing there).
