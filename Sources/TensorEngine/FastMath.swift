@@ -3,32 +3,68 @@
 // Accuracy: fastExp within 3 ulp of expf on [-87, 88]; fastTanh within 1e-7 absolute, which is what
 // GELU needs (its tanh is added to 1). The exact libm paths stay as `Tensor.exp()`/`tanh()`.
 
+/// What `fastExp` needs of its argument, so one float and eight lanes run the same algorithm (and give the same bits:
+/// a test checks it lane by lane).
+protocol FastExpOperand {
+    init(broadcasting value: Float)
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+    /// min(max(self, low), high).
+    func clamped(low: Float, high: Float) -> Self
+    /// 2ⁿ for the integer n that `shifted` holds in its low mantissa bits (it was rounded by adding `roundingMagic`),
+    /// as two factors so n = 128 does not overflow the exponent field.
+    static func powerOfTwoFactors(_ shifted: Self) -> (Self, Self)
+}
+
 /// 1.5·2²³: adding it rounds a Float to an integer in the low mantissa bits without a conversion instruction.
 private let roundingMagic: Float = 12_582_912
-private let log2e: Float = 1.442_695_04
-private let ln2High: Float = 0.693_145_751_953_125
-private let ln2Low: Float = 1.428_606_765_330_187_045e-06
 
 @inline(__always)
-func fastExp(_ x: Float) -> Float {
-    let clamped = Swift.min(Swift.max(x, -87.3), 88.3)
-    let shifted = clamped * log2e + roundingMagic
-    let n = shifted - roundingMagic                       // round(x / ln 2)
-    let r = clamped - n * ln2High - n * ln2Low            // |r| ≤ ln2 / 2
+func fastExp<V: FastExpOperand>(_ x: V) -> V {
+    let clamped = x.clamped(low: -87.3, high: 88.3)
+    let magic = V(broadcasting: roundingMagic)
+    let shifted = clamped * V(broadcasting: 1.442_695_04) + magic        // x / ln 2, rounded
+    let n = shifted - magic
+    let r = clamped - n * V(broadcasting: 0.693_145_751_953_125) - n * V(broadcasting: 1.428_606_765_330_187_045e-06)  // |r| ≤ ln2 / 2
     // exp(r) by its degree-6 Taylor/minimax polynomial (Horner form).
-    var p: Float = 1.388_888_9e-3
-    p = p * r + 8.333_333_3e-3
-    p = p * r + 4.166_666_6e-2
-    p = p * r + 1.666_666_7e-1
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    // 2ⁿ from n's integer bits, split in two factors so n = 128 does not overflow the exponent field.
-    let k = Int32(bitPattern: shifted.bitPattern) &- Int32(bitPattern: roundingMagic.bitPattern)
-    let half = k >> 1
-    let scaleA = Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23))
-    let scaleB = Float(bitPattern: UInt32(bitPattern: (k &- half &+ 127) &<< 23))
+    var p = V(broadcasting: 1.388_888_9e-3)
+    p = p * r + V(broadcasting: 8.333_333_3e-3)
+    p = p * r + V(broadcasting: 4.166_666_6e-2)
+    p = p * r + V(broadcasting: 1.666_666_7e-1)
+    p = p * r + V(broadcasting: 0.5)
+    p = p * r + V(broadcasting: 1)
+    p = p * r + V(broadcasting: 1)
+    let (scaleA, scaleB) = V.powerOfTwoFactors(shifted)
     return p * scaleA * scaleB
+}
+
+extension Float: FastExpOperand {
+    @inline(__always) init(broadcasting value: Float) { self = value }
+    @inline(__always) func clamped(low: Float, high: Float) -> Float { Swift.min(Swift.max(self, low), high) }
+    @inline(__always) static func powerOfTwoFactors(_ shifted: Float) -> (Float, Float) {
+        let k = Int32(bitPattern: shifted.bitPattern) &- Int32(bitPattern: roundingMagic.bitPattern)
+        let half = k >> 1
+        return (Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23)),
+                Float(bitPattern: UInt32(bitPattern: (k &- half &+ 127) &<< 23)))
+    }
+}
+
+extension SIMD8: FastExpOperand where Scalar == Float {
+    @inline(__always) init(broadcasting value: Float) { self.init(repeating: value) }
+    @inline(__always) func clamped(low: Float, high: Float) -> SIMD8<Float> {
+        // Comparisons + blends rather than pointwiseMin/Max, which the optimiser left as out-of-line generic calls.
+        let low = SIMD8(repeating: low), high = SIMD8(repeating: high)
+        let raised = replacing(with: low, where: self .< low)
+        return raised.replacing(with: high, where: raised .> high)
+    }
+    @inline(__always) static func powerOfTwoFactors(_ shifted: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+        let k = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: Int32(bitPattern: roundingMagic.bitPattern))
+        let half = k &>> 1
+        let bias = SIMD8<Int32>(repeating: 127)
+        return (unsafeBitCast((half &+ bias) &<< 23, to: SIMD8<Float>.self),
+                unsafeBitCast((k &- half &+ bias) &<< 23, to: SIMD8<Float>.self))
+    }
 }
 
 @inline(__always)

@@ -50,7 +50,7 @@ func rowExpShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, 
     var acc = Vector8(), i = 0
     let s = Vector8(repeating: shift)
     while i + 8 <= n {
-        let e = fastExp8(load(x + i) - s)
+        let e = fastExp(load(x + i) - s)
         store(e, y + i)
         acc += e
         i += 8
@@ -65,7 +65,7 @@ func rowExpShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, 
 func rowSumExpShifted(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
     var acc = Vector8(), i = 0
     let s = Vector8(repeating: shift)
-    while i + 8 <= n { acc += fastExp8(load(x + i) - s); i += 8 }
+    while i + 8 <= n { acc += fastExp(load(x + i) - s); i += 8 }
     var total = acc.sum()
     while i < n { total += fastExp(x[i] - shift); i += 1 }
     return total
@@ -77,28 +77,3 @@ func rowScale(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ factor: Float) {
     for i in 0..<n { x[i] *= factor }
 }
 
-/// The 8-wide twin of `fastExp` (same constants, same result bit for bit).
-@inline(__always)
-func fastExp8(_ x: Vector8) -> Vector8 {
-    // Comparisons + blends rather than pointwiseMin/Max, which the optimiser left as out-of-line generic calls.
-    let low = Vector8(repeating: -87.3), high = Vector8(repeating: 88.3)
-    var clamped = x.replacing(with: low, where: x .< low)
-    clamped = clamped.replacing(with: high, where: clamped .> high)
-    let magic = Vector8(repeating: 12_582_912)
-    let shifted = clamped * 1.442_695_04 + magic
-    let n = shifted - magic
-    let r = clamped - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187_045e-06
-    var p = Vector8(repeating: 1.388_888_9e-3)
-    p = p * r + 8.333_333_3e-3
-    p = p * r + 4.166_666_6e-2
-    p = p * r + 1.666_666_7e-1
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    let k = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-    let half = k &>> 1
-    let bias = SIMD8<Int32>(repeating: 127)
-    let scaleA = unsafeBitCast((half &+ bias) &<< 23, to: Vector8.self)
-    let scaleB = unsafeBitCast((k &- half &+ bias) &<< 23, to: Vector8.self)
-    return p * scaleA * scaleB
-}

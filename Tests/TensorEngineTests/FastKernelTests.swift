@@ -41,8 +41,8 @@ final class FastKernelTests: XCTestCase {
             worst = max(worst, abs(fastExp(x) - reference) / reference)
         }
         XCTAssertLessThan(worst, 3.6e-7, "largest relative error \(worst)")
-        XCTAssertEqual(fastExp(-200), 0, accuracy: 1e-37)
-        XCTAssertTrue(fastExp(200).isFinite)
+        XCTAssertEqual(fastExp(Float(-200)), 0, accuracy: 1e-37)
+        XCTAssertTrue(fastExp(Float(200)).isFinite)
     }
 
     func testFastTanhAbsoluteError() {
@@ -267,7 +267,7 @@ final class FastKernelTests: XCTestCase {
     func testEightWideExpEqualsScalarFastExp() {
         for start in stride(from: Float(-90), to: 90, by: 0.37) {
             let xs = SIMD8<Float>((0..<8).map { start + Float($0) * 0.041 })
-            let wide = fastExp8(xs)
+            let wide = fastExp(xs)
             for lane in 0..<8 { XCTAssertEqual(wide[lane].bitPattern, fastExp(xs[lane]).bitPattern, "x = \(xs[lane])") }
         }
     }
