@@ -88,7 +88,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-bench", dependencies: [
-            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "MSCCore", "ItemCodes", "Quantization", "BLASRuntime", "Catalog", "Generation", "TextEncoding", "Artifacts", "CBLAS", "CVectorMath",
+            "TensorEngine", "Models", "SafeTensors", "Training", "Datasets", "Evaluation", "MSCCore", "ItemCodes", "Quantization", "BLASRuntime", "Catalog", "Generation", "TextEncoding", "Artifacts", "CBLAS", "CVectorMath",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -115,13 +115,14 @@ public struct SASRec {
             + binaryCrossEntropyWithLogits(negativeLogits, targets: Tensor.zeros([valid.count]))
     }
 
-    /// Scores of every real item for the last position of each row: [B, n] (column j is item j+1).
-    public func lastPositionScores(ids: [Int32], batch: Int) -> Tensor {
+    /// Scores of every real item for the last position of each row: [B, n] (column j is item j+1). `items` [n, d]
+    /// replaces the item table on the output side only (e.g. its quantized reconstruction, to measure what codes lose).
+    public func lastPositionScores(ids: [Int32], batch: Int, items: Tensor? = nil) -> Tensor {
         withoutGrad {
             let h = hidden(ids: ids, batch: batch)
             let length = ids.count / batch
             let last = h.slice(axis: 1, start: length - 1, end: length).reshaped([batch, config.dim])
-            return matmul(last, realItems, transposeB: true)
+            return matmul(last, items ?? realItems, transposeB: true)
         }
     }
 

@@ -132,8 +132,11 @@ public final class SASRecTrainer {
 
     /// Full ranking of all items for every user's held-out item. Batches of users are spread over the workers,
     /// each scoring and ranking its own rows (one-thread BLAS): at d = 64 that scales where splitting each op does not.
-    /// `excludeHistory` overrides the options' protocol (to report both from one model).
-    public func evaluate(_ model: SASRec, split: Split, batchSize: Int = 256, excludeHistory: Bool? = nil) -> RankingMetrics {
+    /// `excludeHistory` overrides the options' protocol (to report both from one model); `scoringItems` [n, d] replaces
+    /// the item table on the output side (see `SASRec.lastPositionScores`).
+    public func evaluate(_ model: SASRec, split: Split, batchSize: Int = 256, excludeHistory: Bool? = nil,
+                         scoringItems: Tensor? = nil) -> RankingMetrics {
+        precondition(scoringItems.map { $0.shape == [config.items, config.dim] } ?? true, "scoring items must be [items, dim]")
         let examples = (0..<dataset.userCount).map { split == .validation ? dataset.validationExample(ofUser: $0) : dataset.testExample(ofUser: $0) }
         let batches = stride(from: 0, to: examples.count, by: batchSize).map { $0..<min(examples.count, $0 + batchSize) }
         let shards = max(1, min(Parallelism.workers, batches.count))
@@ -143,7 +146,7 @@ public final class SASRecTrainer {
             Parallelism.forEachShard(shards) { shard in
                 for range in stride(from: shard, to: batches.count, by: shards).map({ batches[$0] }) {
                     let batch = SequenceBatches.evaluation(Array(examples[range]), length: config.maxLength)
-                    let scores = model.lastPositionScores(ids: batch.ids, batch: batch.size)
+                    let scores = model.lastPositionScores(ids: batch.ids, batch: batch.size, items: scoringItems)
                     for (row, example) in examples[range].enumerated() {
                         let excluded = excludeHistory ? Set(priorItems(example, split).map(Int.init)) : []
                         out[range.lowerBound + row] = Ranking.rank(
