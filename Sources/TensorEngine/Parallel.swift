@@ -51,7 +51,11 @@ public enum Parallelism {
         let workers = availableWorkers
         let chunks = workers <= 1 ? 1 : min(workers * 4, max(1, count / grain))
         if chunks <= 1 { body(0..<count); return }
-        let size = (count + chunks - 1) / chunks
+        runChunks(count, chunks: chunks, size: (count + chunks - 1) / chunks, body)
+    }
+
+    /// Chunk c is `c·size ..< min(count, (c+1)·size)`; each runs on a worker that flushes denormals.
+    private static func runChunks(_ count: Int, chunks: Int, size: Int, _ body: (Range<Int>) -> Void) {
         withoutActuallyEscaping(body) { escapable in
             // The chunks write disjoint ranges, so handing the closure to the workers is safe.
             let shared = UncheckedSendable(escapable)
@@ -64,9 +68,7 @@ public enum Parallelism {
             }
         }
     }
-}
 
-extension Parallelism {
     /// Runs `body` over `0..<count` in chunks of `grain` (the last one shorter), in parallel when there are several.
     /// Unlike `forEachChunk`, the split depends only on `count` and `grain`, never on the machine's cores: loops that
     /// reduce per chunk (k-means centroid sums, the quantizer's statistics) then give identical bits on any machine.
@@ -78,16 +80,7 @@ extension Parallelism {
             while start < count { body(start..<min(count, start + grain)); start += grain }
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            // The chunks write disjoint ranges, so handing the closure to the workers is safe.
-            let shared = UncheckedSendable(escapable)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let mode = vm_flush_denormals()
-                defer { vm_restore_float_mode(mode) }
-                let start = c * grain
-                shared.value(start..<min(count, start + grain))
-            }
-        }
+        runChunks(count, chunks: chunks, size: grain, body)
     }
 }
 
