@@ -26,7 +26,8 @@ func fastExp<V: FastExpOperand>(_ x: V) -> V {
     let magic = V(broadcasting: roundingMagic)
     let shifted = clamped * V(broadcasting: 1.442_695_04) + magic        // x / ln 2, rounded
     let n = shifted - magic
-    let r = clamped - n * V(broadcasting: 0.693_145_751_953_125) - n * V(broadcasting: 1.428_606_765_330_187_045e-06)  // |r| ≤ ln2 / 2
+    // r = x − n·ln 2 with ln 2 in two parts (Cody–Waite), so |r| ≤ ln2 / 2 keeps full precision.
+    let r = clamped - n * V(broadcasting: 0.693_145_751_953_125) - n * V(broadcasting: 1.428_606_765_330_187_045e-06)
     // exp(r) by its degree-6 Taylor/minimax polynomial (Horner form).
     var p = V(broadcasting: 1.388_888_9e-3)
     p = p * r + V(broadcasting: 8.333_333_3e-3)

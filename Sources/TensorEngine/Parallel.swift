@@ -70,8 +70,8 @@ public enum Parallelism {
     }
 
     /// Runs `body` over `0..<count` in chunks of `grain` (the last one shorter), in parallel when there are several.
-    /// Unlike `forEachChunk`, the split depends only on `count` and `grain`, never on the machine's cores: loops that
-    /// reduce per chunk (k-means centroid sums, the quantizer's statistics) then give identical bits on any machine.
+    /// Unlike `forEachChunk`, the split depends only on `count` and `grain`, never on the machine's cores, so a loop that
+    /// keeps state per chunk (partial sums, scratch) gives identical bits on any machine (the quantizer relies on it).
     public static func forEachFixedChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
         precondition(grain > 0, "chunk grain must be positive, not \(grain)")
         let chunks = (count + grain - 1) / grain
