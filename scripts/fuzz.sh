@@ -31,10 +31,11 @@ declare -A module=(
 )
 all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-tree codes lcrec-index image recommend-request admin-auth)
 
-# The code-file readers as one module: ItemCodes plus Quantization's three input readers (which need no numeric
-# code); the copies compiled here drop their `import ItemCodes`, since it is the same module.
+# The code-file readers as one module: ItemCodes plus Quantization's two input readers (which need no numeric code;
+# the npy reader's matrix forms live apart in NpyFile+FloatMatrix.swift); the copies compiled here drop their
+# `import ItemCodes`, since it is the same module.
 codes_files=(ItemCodes/BinaryFormat ItemCodes/CodesError ItemCodes/CodesFile ItemCodes/CollisionLevel ItemCodes/PrefixTree
-  ItemCodes/PrefixTreeFile Quantization/FloatMatrix Quantization/NpyFile Quantization/LCRecIndex)
+  ItemCodes/PrefixTreeFile Quantization/NpyFile Quantization/LCRecIndex)
 
 newer() {  # newer OUTPUT INPUT... : true when OUTPUT is missing or older than an input
   local target=$1; shift

@@ -60,10 +60,9 @@ private func makeSeeds(_ dir: String) {
     }
     let modality = ModalityCodes(modality: "text", levels: 2, codebookSizes: [2, 3], source: "fuzz", codes: masked, present: present)
     write("codes", "small.codes", CodesFile(codes: modality, hasCollisionLevel: true).serialized())
-    let matrix = FloatMatrix(rows: 3, columns: 4)
-    for i in 0..<3 { for j in 0..<4 { matrix.row(i)[j] = Float(i * 4 + j) / 3 } }
+    let values = (0..<12).map { Float($0) / 3 }
     let url = URL(fileURLWithPath: dir + "/npy/small.npy")
     try? FileManager.default.createDirectory(atPath: dir + "/npy", withIntermediateDirectories: true)
-    try? NpyFile.write(matrix, to: url)
+    try? NpyFile.write(rows: 3, columns: 4, values: values, to: url)
     write("lcrec-index", "small.index.json", Data(#"{"0": ["<a_1>", "<b_2>"], "1": ["<a_0>", "<b_7>"], "99": ["<a_3>", "<b_0>"]}"#.utf8))
 }

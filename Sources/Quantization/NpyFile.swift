@@ -125,12 +125,10 @@ public enum NpyFile {
         return NpyHeader(rows: rows, columns: columns, scalarType: type, bigEndian: bigEndian, dataOffset: 0)
     }
 
-    /// Streams the file's rows into `matrix`: file row r goes to matrix row `target(r)`, or is skipped when nil.
-    /// Non-finite values are refused with their row and column.
-    public static func read(_ path: String, header: NpyHeader, into matrix: FloatMatrix, target: (Int) -> Int?) throws {
-        guard matrix.columns == header.columns else {
-            throw CodesError.mismatch("\(path) has \(header.columns) columns, expected \(matrix.columns)")
-        }
+    /// Streams the file's rows to their destinations: file row r goes to `destination(r)` (`header.columns` floats), or
+    /// is skipped when nil. Non-finite values are refused with their row and column.
+    public static func read(_ path: String, header: NpyHeader,
+                            destination: (Int) -> UnsafeMutablePointer<Float>?) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw CodesError.unreadable(path: path, reason: "cannot open") }
         defer { try? handle.close() }
         try handle.seek(toOffset: UInt64(header.dataOffset))
@@ -144,8 +142,7 @@ public enum NpyFile {
             }
             try block.withUnsafeBytes { raw in
                 for r in 0..<count {
-                    guard let destination = target(row + r) else { continue }
-                    let out = matrix.row(destination)
+                    guard let out = destination(row + r) else { continue }
                     convert(raw.baseAddress! + r * rowBytes, header: header, into: out)
                     for j in 0..<header.columns where !out[j].isFinite {
                         throw CodesError.malformed(path: path, field: "row \(row + r)", reason: "value \(out[j]) in column \(j) is not finite")
@@ -154,14 +151,6 @@ public enum NpyFile {
             }
             row += count
         }
-    }
-
-    /// The whole file as a matrix.
-    public static func readMatrix(_ path: String) throws -> FloatMatrix {
-        let header = try header(of: path)
-        let matrix = FloatMatrix(rows: header.rows, columns: header.columns)
-        try read(path, header: header, into: matrix) { $0 }
-        return matrix
     }
 
     private static func convert(_ source: UnsafeRawPointer, header: NpyHeader, into out: UnsafeMutablePointer<Float>) {
@@ -197,9 +186,9 @@ public enum NpyFile {
         return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
     }
 
-    /// Writes a little-endian float32 `.npy` (version 1.0), atomically.
-    public static func write(_ matrix: FloatMatrix, to url: URL) throws {
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(matrix.rows), \(matrix.columns)), }"
+    /// Writes `rows` × `columns` floats as a little-endian float32 `.npy` (version 1.0), atomically.
+    public static func write(rows: Int, columns: Int, values: UnsafePointer<Float>, to url: URL) throws {
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(columns)), }"
         // Pad so the data starts on a 64-byte boundary, ending the header with a newline as NumPy does.
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
@@ -207,7 +196,7 @@ public enum NpyFile {
         let length = UInt16(header.utf8.count)
         data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
         data.append(contentsOf: Array(header.utf8))
-        data.append(UnsafeBufferPointer(start: matrix.pointer, count: matrix.count))
+        data.append(UnsafeBufferPointer(start: values, count: rows * columns))
         try writeAtomically(data, to: url)
     }
 }

@@ -136,6 +136,27 @@ final class PipelineConfigTests: XCTestCase {
         XCTAssertEqual(config.models[0].slug, "mscgrec-w-o-split-bias")
     }
 
+    /// Every committed config reads: the pipeline configs with each model row's training config, and the plain
+    /// `train --config` files (a typo in a probe row would otherwise surface hours into a run).
+    func testEveryCommittedConfigDecodes() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../configs").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") && $0 != "server.json" }
+        XCTAssertGreaterThanOrEqual(files.count, 8)
+        for file in files {
+            let data = try Data(contentsOf: directory.appendingPathComponent(file))
+            let top = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any], file)
+            if top["work"] != nil {
+                let pipeline = try PipelineConfig.decode(data, source: file)
+                XCTAssertFalse(pipeline.models.isEmpty, file)
+                for model in pipeline.models {
+                    _ = try MSCGRecRunConfig.decode(model.config.canonicalData(), source: "\(file): \(model.name)")
+                }
+            } else {
+                _ = try MSCGRecRunConfig.decode(data, source: file)
+            }
+        }
+    }
+
     private func assertThrows(_ expression: @autoclosure () throws -> some Any, _ text: String, line: UInt = #line) {
         do { _ = try expression(); XCTFail("no error", line: line) } catch {
             XCTAssertTrue("\(error)".contains(text), "\(error)", line: line)
