@@ -52,22 +52,19 @@ struct CodeCeilingBench: ParsableCommand {
         row("exact embeddings", base, against: nil)
 
         let input = FloatMatrix(exact.copy())
-        let norms = (0..<input.rows).map { r in input.rowArray(r).reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        let norms = normalize ? (0..<input.rows).map { r in input.rowArray(r).reduce(0) { $0 + $1 * $1 }.squareRoot() } : []
         if normalize { input.normalizeRows() }
         for levelCount in try integers(levels, "levels") {
             for size in try integers(codebook, "codebook") {
                 let (codebooks, _) = try RQKMeans.train(input, options: RQKMeansOptions(levels: levelCount, codebookSize: size))
                 let (codes, _) = codebooks.encode(input)
                 for depth in 1...levelCount {
-                    // Row i: Σ of its first `depth` code vectors (scaled back to the item's norm when quantized normalised).
+                    // Row r: Σ of its first `depth` code vectors (scaled back to the item's norm when quantized normalised).
                     let reconstruction = Tensor.zeros([input.rows, input.columns])
                     for r in 0..<input.rows {
-                        let target = reconstruction.data + r * input.columns
-                        for l in 0..<depth {
-                            let vector = codebooks.levels[l].row(Int(codes[r * levelCount + l]))
-                            for j in 0..<input.columns { target[j] += vector[j] }
-                        }
-                        if normalize { for j in 0..<input.columns { target[j] *= norms[r] } }
+                        let start = r * levelCount, scale = normalize ? norms[r] : 1
+                        let vector = codebooks.decode(codes[start..<start + depth])
+                        for j in 0..<input.columns { reconstruction.data[r * input.columns + j] = vector[j] * scale }
                     }
                     row("RQ \(levelCount)×\(size), first \(depth) level\(depth == 1 ? "" : "s")", metrics(reconstruction), against: base.kept)
                 }
