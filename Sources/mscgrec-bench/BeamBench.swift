@@ -38,7 +38,7 @@ struct BeamBench: ParsableCommand {
         Parallelism.setBLASThreads(threads)
         Parallelism.workers = threads
         print(KernelSelection.summaryLine + "; " + RowKernel.description)
-        let model: MSCGRec, config: MSCGRecConfig, items: ItemTokens, tree: PrefixTree, source: String
+        let model: MSCGRec, config: MSCGRecConfig, items: ItemTokens, tree: PrefixTree, source: String, datasetName: String
         var histories: [[Int32]]
         if let bundle {
             // The serving bundle: the same weights, codes and tree the server searches with.
@@ -46,9 +46,11 @@ struct BeamBench: ParsableCommand {
             let loaded = try LoadedBundle.load(URL(fileURLWithPath: bundle))
             (model, config, items, tree) = (loaded.model, loaded.manifest.model, loaded.items, loaded.tree)
             source = "bundle \(loaded.version)"
+            datasetName = loaded.manifest.dataset.name
             histories = try repeatedHistory(history) { id in loaded.directoryOfItems.index(of: id) }
         } else {
             let data = try preparedWorkDirectory(work, from: dataset, name: name)
+            datasetName = data.info.name
             var (c, i, t, s) = try MSCGRecBench.modelInputs(work: URL(fileURLWithPath: work), data: data, runConfig: MSCGRecRunConfig())
             var m = MSCGRec(c, seed: 1)
             if let run = runDirectory {
@@ -66,7 +68,7 @@ struct BeamBench: ParsableCommand {
             }
         }
         let search = ConstrainedBeamSearch(model: model, items: items, tree: tree)
-        print("beam search: \(name) (\(source)), \(histories.count) test users, beam \(beams), K \(results), threads \(threads), "
+        print("beam search: \(datasetName) (\(source)), \(histories.count) test users, beam \(beams), K \(results), threads \(threads), "
               + "prefix tree \(tree.byteCount) bytes (\(String(format: "%.1f", Double(tree.byteCount) / Double(max(1, tree.leafCount)))) per item)")
         var ours: [Int: Double] = [:]
         for batch in [1, 8, 16, 32, 64] {
