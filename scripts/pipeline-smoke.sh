@@ -60,6 +60,7 @@ cp "$repo/Tests/PipelineSmoke/images.json" images.json
 run images.json || fail "image run exited with an error"
 want="prepare: running sasrec: running codes-collaborative: running encoder-image: running codes-image: running train-mscgrec: running evaluate-mscgrec: running finished "
 [[ "$(stages)" == "$want" ]] || fail "image run: got '$(stages)'"
+grep -q 'codebook EMA decay 0.99' err.txt || fail "the encoder stage did not pass --codebook-decay to rqdino"
 grep -q '40 of 40 items have a usable image' err.txt || fail "image-codes did not encode every item's image"
 grep -q '^| MSCGRec |' work-images/results.md || fail "image run: results.md lacks the MSCGRec row"
 run images.json || fail "second image run exited with an error"

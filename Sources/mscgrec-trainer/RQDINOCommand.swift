@@ -38,6 +38,9 @@ struct RQDINOCommand: ParsableCommand {
     @Option(help: "Residual-quantization levels.") var levels = 3
     @Option(help: "Codes per level.") var codebook = 256
     @Option(help: "Commitment weight α₃.") var commitment: Float = 0.01
+    @Option(help: "EMA decay of the codebooks (usage and sums per code).") var codebookDecay: Float = EMAResidualQuantizer.Options().decay
+    @Option(help: "Re-seed a code from the batch when its moving usage falls below this share of the uniform usage.")
+    var deadCodeThreshold: Float = EMAResidualQuantizer.Options().deadCodeThreshold
     @Option(help: "CSV column with the image path.") var imageColumn = "image"
     @Option(help: "CSV column with the item id.") var idColumn = "id"
     @Flag(help: "Drop uniform-colour and tiny images (placeholders).") var dropPlaceholders = false
@@ -87,7 +90,9 @@ struct RQDINOCommand: ParsableCommand {
         config.prototypes = prototypes
         config.commitmentWeight = commitment
         config.koleoWeight = koleo
-        config.quantizer = noQuantizer ? nil : .init(levels: levels, codebookSize: codebook)
+        guard codebookDecay > 0, codebookDecay < 1 else { throw ValidationError("--codebook-decay must lie strictly between 0 and 1") }
+        guard deadCodeThreshold >= 0, deadCodeThreshold < 1 else { throw ValidationError("--dead-code-threshold must lie in [0, 1)") }
+        config.quantizer = noQuantizer ? nil : .init(levels: levels, codebookSize: codebook, decay: codebookDecay, deadCodeThreshold: deadCodeThreshold)
         if large { config.headHidden = 2048; config.headBottleneck = 256 }
 
         var options = RQDINOOptions()
@@ -108,7 +113,7 @@ struct RQDINOCommand: ParsableCommand {
         let checkpoint = outURL.appendingPathComponent("checkpoint.safetensors")
         if resume, !FileManager.default.fileExists(atPath: checkpoint.path) { throw ValidationError("--resume: no checkpoint at \(checkpoint.path)") }
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
-        stderr("rqdino: recipe \(plan.rawValue), \(noQuantizer ? "DINOv2 without quantizer" : "quantizer \(levels)×\(codebook)"), ViT \(vit.hiddenSize)×\(vit.layers), patch \(vit.patchSize), "
+        stderr("rqdino: recipe \(plan.rawValue), \(noQuantizer ? "DINOv2 without quantizer" : "quantizer \(levels)×\(codebook), codebook EMA decay \(codebookDecay)"), ViT \(vit.hiddenSize)×\(vit.layers), patch \(vit.patchSize), "
                + "crops \(config.globalSize)/\(config.localSize)×\(localCrops), \(trainer.stepsPerEpoch) steps per epoch, \(threads) threads")
         let finished = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: stopCheck(started: started, maxMinutes: maxMinutes), log: log) { stderr($0) }
         try RQDINOEncoder.save(rq, to: outURL)
