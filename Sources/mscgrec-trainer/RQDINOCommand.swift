@@ -113,7 +113,7 @@ struct RQDINOCommand: ParsableCommand {
         let checkpoint = outURL.appendingPathComponent("checkpoint.safetensors")
         if resume, !FileManager.default.fileExists(atPath: checkpoint.path) { throw ValidationError("--resume: no checkpoint at \(checkpoint.path)") }
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
-        stderr("rqdino: recipe \(plan.rawValue), \(noQuantizer ? "DINOv2 without quantizer" : "quantizer \(levels)×\(codebook), codebook EMA decay \(codebookDecay)"), ViT \(vit.hiddenSize)×\(vit.layers), patch \(vit.patchSize), "
+        stderr("rqdino: recipe \(plan.rawValue), \(noQuantizer ? "DINOv2 without quantizer" : "quantizer \(levels)×\(codebook), codebook EMA decay \(codebookDecay), dead-code threshold \(deadCodeThreshold)"), ViT \(vit.hiddenSize)×\(vit.layers), patch \(vit.patchSize), "
                + "crops \(config.globalSize)/\(config.localSize)×\(localCrops), \(trainer.stepsPerEpoch) steps per epoch, \(threads) threads")
         let finished = try trainer.train(checkpoint: checkpoint, resume: resume, shouldStop: stopCheck(started: started, maxMinutes: maxMinutes), log: log) { stderr($0) }
         try RQDINOEncoder.save(rq, to: outURL)
