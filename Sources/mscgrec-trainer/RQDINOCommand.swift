@@ -57,7 +57,8 @@ struct RQDINOCommand: ParsableCommand {
     var diagnostics = 0
     @Flag(help: "Continue the run in --out from its checkpoint (same flags).") var resume = false
 
-    func run() throws { _ = try execute() }
+    /// A run stopped by its time budget or a stop request exits 1, as `run` does, so scripts can tell it from a finished one.
+    func run() throws { if try !execute() { throw ExitCode.failure } }
 
     /// Trains; true when every epoch ran, false when a stop request or the time budget ended it (the encoder of the
     /// epochs so far is written either way; `--resume` continues).

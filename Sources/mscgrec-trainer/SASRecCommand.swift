@@ -43,7 +43,8 @@ struct SASRecCommand: ParsableCommand {
     var maxMinutes: Double?
     @Flag(help: "Continue the run in --out from its checkpoint (same flags).") var resume = false
 
-    func run() throws { _ = try execute() }
+    /// A run stopped by its time budget or a stop request exits 1, as `run` does, so scripts can tell it from a finished one.
+    func run() throws { if try !execute() { throw ExitCode.failure } }
 
     /// Trains; true when the run finished, false when a stop request or the time budget ended it (`--resume` continues).
     func execute() throws -> Bool {

@@ -28,7 +28,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after the epoch that passes this many minutes (the best epoch so far is kept and written).")
     var maxMinutes: Double?
 
-    func run() throws { _ = try execute() }
+    /// A run stopped by its time budget or a stop request exits 1, as `run` does, so scripts can tell it from a finished one.
+    func run() throws { if try !execute() { throw ExitCode.failure } }
 
     /// Trains; true when the run finished (early stop or the last epoch), false when a stop request or the time budget
     /// ended it (then `--resume` continues).
