@@ -2,7 +2,8 @@
 // Module map (imports flow downwards only; ../shared/ARCHITECTURE.md has the target map):
 //   C shims:      CBLAS, CNghttp2, COpenSSL, CSQLite, CZlib, CJPEG, CPNG; CVectorMath (elementwise kernels per vector width)
 //   runtime:      BLASRuntime (OpenBLAS kernel selection and denormal flushing at start-up) -> CBLAS, CVectorMath
-//   foundation:   MSCCore (version, the configuration error every config shares); JSONText (the one JSON value, streaming parser and
+//   foundation:   MSCCore (version, the configuration error every config shares); BinaryFiles (the binary-file
+//                 convention: magic, version, fields, FNV-1a trailer; atomic writes); JSONText (the one JSON value, streaming parser and
 //                 writer: exact integers; duplicate keys, deep nesting and invalid UTF-8 refused)
 //   formats:      SafeTensors (file format only, no tensor math) -> JSONText
 //   engine:       TensorEngine (Float32 tensors, autograd, optimisers) -> BLASRuntime, CBLAS, CVectorMath, SafeTensors
@@ -52,18 +53,19 @@ let package = Package(
         // MARK: Libraries
         .target(name: "MSCCore"),
         .target(name: "JSONText"),
+        .target(name: "BinaryFiles"),
         .target(name: "ProcessSupport"),
         .target(name: "BLASRuntime", dependencies: ["CBLAS", "CVectorMath"]),
         .target(name: "Evaluation", dependencies: ["JSONText"]),
         .target(name: "Catalog", dependencies: ["CSQLite", "JSONText"]),
-        .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "JSONText", "CZlib"]),
+        .target(name: "Datasets", dependencies: ["Catalog", "MSCCore", "JSONText", "BinaryFiles", "CZlib"]),
         .target(name: "SafeTensors", dependencies: ["JSONText"]),
         .target(name: "CVectorMath"),
         .target(name: "TensorEngine", dependencies: ["BLASRuntime", "CBLAS", "CVectorMath", "SafeTensors"]),
         .target(name: "Models", dependencies: ["TensorEngine", "MSCCore", "SafeTensors"]),
-        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport", "JSONText"]),
-        .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore"]),
-        .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "JSONText"]),
+        .target(name: "Training", dependencies: ["Models", "Datasets", "Evaluation", "TensorEngine", "MSCCore", "SafeTensors", "ItemCodes", "Quantization", "Catalog", "Generation", "Images", "ProcessSupport", "JSONText", "BinaryFiles"]),
+        .target(name: "ItemCodes", dependencies: ["Catalog", "MSCCore", "BinaryFiles"]),
+        .target(name: "Quantization", dependencies: ["ItemCodes", "TensorEngine", "SafeTensors", "Catalog", "JSONText", "BinaryFiles"]),
         .target(name: "Generation", dependencies: ["Models", "ItemCodes", "TensorEngine"]),
         .target(name: "TextEncoding", dependencies: ["TensorEngine", "SafeTensors"]),
         .target(name: "Images", dependencies: ["CJPEG", "CPNG", "TensorEngine"]),
@@ -80,7 +82,7 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(name: "mscgrec-trainer", dependencies: [
-            "MSCCore", "Models", "Datasets", "Catalog", "Evaluation", "Training", "TensorEngine", "SafeTensors", "ItemCodes", "Quantization", "BLASRuntime", "Generation", "TextEncoding", "Images", "Artifacts",
+            "MSCCore", "Models", "Datasets", "Catalog", "Evaluation", "Training", "TensorEngine", "SafeTensors", "ItemCodes", "Quantization", "BLASRuntime", "Generation", "TextEncoding", "Images", "Artifacts", "BinaryFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "mscgrec-server", dependencies: [
@@ -96,9 +98,10 @@ let package = Package(
         .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
         .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
+        .testTarget(name: "BinaryFilesTests", dependencies: ["BinaryFiles"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog", "BinaryFiles"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .target(name: "TestSupport", dependencies: ["TensorEngine", "SafeTensors", "Artifacts", "Catalog", "ItemCodes", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "CVectorMath", "SafeTensors", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -34,7 +34,7 @@ all=(http1 http2 safetensors json dataset-bin dataset-text flat-json npy prefix-
 # The code-file readers as one module: ItemCodes plus Quantization's two input readers (which need no numeric code;
 # the npy reader's matrix forms live apart in NpyFile+FloatMatrix.swift); the copies compiled here drop their
 # `import ItemCodes`, since it is the same module.
-codes_files=(ItemCodes/BinaryFormat ItemCodes/CodesError ItemCodes/CodesFile ItemCodes/CollisionLevel ItemCodes/PrefixTree
+codes_files=(ItemCodes/CodesError ItemCodes/CodesFile ItemCodes/CollisionLevel ItemCodes/PrefixTree
   ItemCodes/PrefixTreeFile Quantization/NpyFile Quantization/LCRecIndex)
 
 newer() {  # newer OUTPUT INPUT... : true when OUTPUT is missing or older than an input
@@ -61,11 +61,11 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
     Evaluation) deps=(JSONText); files=(Sources/Evaluation/*.swift) ;;
     # the decoders only (augmentations and sources need the engine and threads, not untrusted bytes)
     Images) files=(Sources/Images/RGBImage.swift Sources/Images/ImageDecoding.swift Sources/Images/ImageQuality.swift Sources/Images/Resampling.swift) ;;
-    Datasets) deps=(MSCCore JSONText Catalog); files=(Sources/Datasets/*.swift) ;;
+    Datasets) deps=(MSCCore JSONText Catalog BinaryFiles); files=(Sources/Datasets/*.swift) ;;
     # the server's request decoders only (the rest of the module needs the model and the HTTP server)
     RecommendAPI) deps=(HTTPCore); files=(Sources/RecommendationServer/RecommendAPI.swift) ;;
     Codes)
-      deps=(MSCCore JSONText Catalog)
+      deps=(MSCCore JSONText Catalog BinaryFiles)
       mkdir -p "$out/src/Codes"
       for f in "${codes_files[@]}"; do
         local copy="$out/src/Codes/${f#*/}.swift"
@@ -78,6 +78,7 @@ binary() {  # binary MODULE : the module's sources + its fuzz target, linked wit
   library MSCCore Sources/MSCCore/*.swift
   library JSONText Sources/JSONText/*.swift
   [[ " ${deps[*]} " == *" Catalog "* ]] && library Catalog Sources/Catalog/*.swift
+  [[ " ${deps[*]} " == *" BinaryFiles "* ]] && library BinaryFiles Sources/BinaryFiles/*.swift
   [[ " ${deps[*]} " == *" HTTPCore "* ]] && library HTTPCore Sources/HTTPCore/*.swift
   local dep_libs=()
   for d in "${deps[@]}"; do dep_libs+=("$out/lib/lib$d.a"); done

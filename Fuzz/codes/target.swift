@@ -1,3 +1,4 @@
+import BinaryFiles
 import Catalog
 import Foundation
 
@@ -38,12 +39,7 @@ public func fuzzCodes(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 private func withChecksum(_ bytes: [UInt8]) -> Data {
-    var data = Data(bytes)
-    if data.count >= 8 {
-        let sum = fnv1a(data.prefix(data.count - 8))
-        withUnsafeBytes(of: sum.littleEndian) { data.replaceSubrange((data.count - 8)..., with: $0) }
-    }
-    return data
+    bytes.count >= checksumByteCount ? sealed(bytes.dropLast(checksumByteCount)) : Data(bytes)
 }
 
 private func makeSeeds(_ dir: String) {

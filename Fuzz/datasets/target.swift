@@ -1,7 +1,9 @@
+import BinaryFiles
 import Foundation
 
 // Fuzz targets for the dataset readers (the JSON cursor itself is fuzzed in Fuzz/jsontext):
-//   dataset-bin   `dataset.bin` (the CRC-32 is recomputed so mutations get past it to the structure checks)
+//   dataset-bin   `dataset.bin` (the checksum is recomputed so mutations get past it to the structure checks: FNV-1a,
+//                 or CRC-32 when the version field says 1, the legacy format)
 //   dataset-text  the source readers; the first byte picks the reader and the file the rest of the input becomes
 private let which = ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? "dataset-text"
 private let scratch: String = {
@@ -22,9 +24,11 @@ public func fuzzDatasets(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 private func fuzzPrepared(_ input: [UInt8]) {
     var bytes = input
-    if bytes.count >= 4 {
-        let sum = PreparedFile.checksum(bytes[..<(bytes.count - 4)])
+    if bytes.count >= 12, bytes[8..<12].elementsEqual([1, 0, 0, 0]) {
+        let sum = LegacyPreparedFile.crc32(bytes[..<(bytes.count - 4)])
         withUnsafeBytes(of: sum.littleEndian) { bytes.replaceSubrange((bytes.count - 4)..., with: $0) }
+    } else if bytes.count >= checksumByteCount {
+        bytes = [UInt8](sealed(bytes.dropLast(checksumByteCount)))
     }
     _ = try? PreparedFile.decode(bytes, path: "fuzz/dataset.bin")
 }

@@ -1,3 +1,4 @@
+import BinaryFiles
 import Foundation
 
 /// Everything that can go wrong while reading inputs, quantizing, or reading and writing code files.
@@ -28,5 +29,20 @@ public enum CodesError: Error, CustomStringConvertible, Equatable {
             return "items \(a) and \(b) have the same code sequence \(codes); sequences must be unique per modality"
         case .mismatch(let message): return message
         }
+    }
+}
+
+extension CodesError {
+    /// The shared binary-file layer's errors, reported as this module's.
+    package init(_ error: BinaryFileError) {
+        switch error {
+        case .malformed(let path, let field, let reason): self = .malformed(path: path, field: field, reason: reason)
+        case .unwritable(let path, let reason): self = .unreadable(path: path, reason: reason)
+        }
+    }
+
+    /// Runs `body`, turning a `BinaryFileError` it throws into a `CodesError`.
+    package static func mapping<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as BinaryFileError { throw CodesError(error) }
     }
 }

@@ -1,3 +1,4 @@
+import BinaryFiles
 import Catalog
 import Foundation
 
@@ -48,9 +49,7 @@ public struct CodesFile: Sendable, Equatable {
     public var quantizedLevels: Int { hasCollisionLevel ? codes.levels - 1 : codes.levels }
 
     public func serialized() -> Data {
-        var writer = ByteWriter()
-        writer.appendBytes(Array(Self.magic.utf8))
-        writer.append(Self.version)
+        var writer = ByteWriter(magic: Self.magic, version: Self.version)
         writer.append(codes.modality)
         writer.append(codes.source)
         writer.append(UInt32(codes.levels))
@@ -62,7 +61,7 @@ public struct CodesFile: Sendable, Equatable {
         return writer.finished()
     }
 
-    public func write(to url: URL) throws { try writeAtomically(serialized(), to: url) }
+    public func write(to url: URL) throws { try CodesError.mapping { try writeAtomically(serialized(), to: url) } }
 
     public static func read(from url: URL) throws -> CodesFile {
         let data: Data
@@ -73,9 +72,11 @@ public struct CodesFile: Sendable, Equatable {
     }
 
     public init(serialized data: Data, path: String = "<memory>") throws {
-        var reader = try ByteReader(data: data, path: path, magic: Self.magic)
-        let version = try reader.read(UInt32.self, field: "version")
-        guard version == Self.version else { throw reader.fail("version", "\(version); this build reads version \(Self.version)") }
+        self = try CodesError.mapping { try Self.decode(data, path: path) }
+    }
+
+    private static func decode(_ data: Data, path: String) throws -> CodesFile {
+        var reader = try ByteReader(data: data, path: path, magic: magic, version: version, kind: "codes")
         let modality = try reader.readString(field: "modality")
         let source = try reader.readString(field: "source")
         let levels = Int(try reader.read(UInt32.self, field: "levels"))
@@ -101,8 +102,8 @@ public struct CodesFile: Sendable, Equatable {
                 }
             }
         }
-        codes = ModalityCodes(modality: modality, levels: levels, codebookSizes: sizes, source: source, codes: values,
-                              present: presentBytes.map { $0 == 1 })
-        hasCollisionLevel = flag == 1
+        let codes = ModalityCodes(modality: modality, levels: levels, codebookSizes: sizes, source: source, codes: values,
+                                  present: presentBytes.map { $0 == 1 })
+        return CodesFile(codes: codes, hasCollisionLevel: flag == 1)
     }
 }

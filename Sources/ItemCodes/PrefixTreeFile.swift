@@ -1,3 +1,4 @@
+import BinaryFiles
 import Foundation
 
 /// `<modality>.tree`: the prefix tree as a binary file (little-endian, FNV-1a checksum at the end).
@@ -12,9 +13,7 @@ extension PrefixTree {
     static let version: UInt32 = 1
 
     public func serialized() -> Data {
-        var writer = ByteWriter()
-        writer.appendBytes(Array(Self.magic.utf8))
-        writer.append(Self.version)
+        var writer = ByteWriter(magic: Self.magic, version: Self.version)
         writer.append(UInt32(depth))
         writer.append(UInt64(itemCount))
         for size in codebookSizes { writer.append(UInt64(size)) }
@@ -26,7 +25,7 @@ extension PrefixTree {
         return writer.finished()
     }
 
-    public func write(to url: URL) throws { try writeAtomically(serialized(), to: url) }
+    public func write(to url: URL) throws { try CodesError.mapping { try writeAtomically(serialized(), to: url) } }
 
     public static func read(from url: URL) throws -> PrefixTree {
         let data: Data
@@ -37,9 +36,11 @@ extension PrefixTree {
     }
 
     public init(serialized data: Data, path: String = "<memory>") throws {
-        var reader = try ByteReader(data: data, path: path, magic: Self.magic)
-        let version = try reader.read(UInt32.self, field: "version")
-        guard version == Self.version else { throw reader.fail("version", "\(version); this build reads version \(Self.version)") }
+        self = try CodesError.mapping { try Self.decode(data, path: path) }
+    }
+
+    private static func decode(_ data: Data, path: String) throws -> PrefixTree {
+        var reader = try ByteReader(data: data, path: path, magic: magic, version: version, kind: "prefix tree")
         let depth = Int(try reader.read(UInt32.self, field: "depth"))
         guard (1...64).contains(depth) else { throw reader.fail("depth", "\(depth) is outside 1...64") }
         let itemCount = try reader.readCount(field: "itemCount")
@@ -91,7 +92,7 @@ extension PrefixTree {
                 throw reader.fail("leafItems[\(index)]", "item \(item) is out of range 0..<\(itemCount) or repeated")
             }
         }
-        self.init(depth: depth, codebookSizes: sizes, itemCount: itemCount, levelStart: levelStart, labels: labels,
-                  childStart: childStart, leafItems: leafItems)
+        return PrefixTree(depth: depth, codebookSizes: sizes, itemCount: itemCount, levelStart: levelStart, labels: labels,
+                          childStart: childStart, leafItems: leafItems)
     }
 }

@@ -1,5 +1,6 @@
-import ItemCodes
+import BinaryFiles
 import Foundation
+import ItemCodes
 
 /// NumPy `.npy` matrices (format versions 1–3): 2-D, C order, float16/float32/float64 of either byte order,
 /// as the shared datasets' `*.text-mpnet.npy` files. Rows are streamed straight into their destination, so a
@@ -197,6 +198,6 @@ public enum NpyFile {
         data.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
         data.append(contentsOf: Array(header.utf8))
         data.append(UnsafeBufferPointer(start: values, count: rows * columns))
-        try writeAtomically(data, to: url)
+        try CodesError.mapping { try writeAtomically(data, to: url) }
     }
 }

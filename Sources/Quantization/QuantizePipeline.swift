@@ -1,8 +1,9 @@
-import ItemCodes
+import BinaryFiles
 import Catalog
 import Foundation
-import SafeTensors
+import ItemCodes
 import JSONText
+import SafeTensors
 
 /// One `mscgrec-trainer quantize` run: inputs → codes with a collision level → catalog, codes file, prefix tree.
 public struct QuantizeRequest: Sendable {
@@ -131,7 +132,7 @@ public enum QuantizePipeline {
         try CodesFile(codes: codes, hasCollisionLevel: true).write(to: CodesDirectory.codesURL(work, modality: request.modality))
         try tree.write(to: CodesDirectory.treeURL(work, modality: request.modality))
         if let quantizer {
-            try writeAtomically(quantizer.serialized(), to: CodesDirectory.quantizerURL(work, modality: request.modality))
+            try CodesError.mapping { try writeAtomically(quantizer.serialized(), to: CodesDirectory.quantizerURL(work, modality: request.modality)) }
         }
         try catalog.write(codes: codes)
         let statistics = CodeStatistics(codes: codes, hasCollisionLevel: true, reconstructionError: reconstructionError)
@@ -142,7 +143,7 @@ public enum QuantizePipeline {
         report.add("seconds", seconds)
         report.add("notes", notes)
         report.addRaw("statistics", statistics.json())
-        try writeAtomically(Data((report.finish(pretty: true) + "\n").utf8), to: CodesDirectory.reportURL(work, modality: request.modality))
+        try CodesError.mapping { try writeAtomically(Data((report.finish(pretty: true) + "\n").utf8), to: CodesDirectory.reportURL(work, modality: request.modality)) }
         progress("wrote \(CodesDirectory.directory(work).path)/\(request.modality).{codes,tree,quantize.json} and the catalog's codes")
         return QuantizeOutcome(statistics: statistics, tree: tree, seconds: seconds, notes: notes)
     }

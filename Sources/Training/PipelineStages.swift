@@ -1,5 +1,5 @@
+import BinaryFiles
 import Foundation
-import ItemCodes
 import MSCCore
 
 /// What a pipeline stage was computed from: its settings, the fingerprints of the stages it reads, and the contents

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BinaryFiles
 import Catalog
 import Quantization
 import Datasets
@@ -120,22 +121,9 @@ struct EmbedTextCommand: ParsableCommand {
         let matrix = FloatMatrix(rows: texts.count, columns: encoder.dimension)
         if !rows.isEmpty { rows.withUnsafeBufferPointer { matrix.pointer.update(from: $0.baseAddress!, count: rows.count) } }
         try NpyFile.write(matrix, to: URL(fileURLWithPath: out))
-        try writeAtomically(ids.joined(separator: "\n") + (ids.isEmpty ? "" : "\n"), to: idsPath)
+        try writeAtomically(Data((ids.joined(separator: "\n") + (ids.isEmpty ? "" : "\n")).utf8), to: URL(fileURLWithPath: idsPath))
         progress.finish(String(format: "embedded %d items in %.2f s (%.1f items/s, %d threads), wrote %@ and %@",
                                texts.count, seconds, Double(texts.count) / max(seconds, 1e-9), workers, out, idsPath))
-    }
-
-    private func writeAtomically(_ text: String, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
-        do {
-            try Data(text.utf8).write(to: temporary)
-            if FileManager.default.fileExists(atPath: path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary) }
-            else { try FileManager.default.moveItem(at: temporary, to: url) }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw ValidationError("cannot write \(path): \(error.localizedDescription)")
-        }
     }
 }
 

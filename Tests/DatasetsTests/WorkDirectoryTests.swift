@@ -1,3 +1,4 @@
+import BinaryFiles
 import Catalog
 import Foundation
 import XCTest
@@ -32,10 +33,30 @@ final class PreparedFileTests: DatasetTestCase {
         assertDatasetError(["checksum"]) { _ = try PreparedFile.decode(Array(bytes.dropLast(9)), path: "x.bin") }
         assertDatasetError(["not a prepared dataset"]) { _ = try PreparedFile.decode(Array("hello".utf8), path: "x.bin") }
         // A future version with a valid checksum must still be refused by version.
-        var future = Array(bytes.dropLast(4))
-        future[8] = 2
-        withUnsafeBytes(of: PreparedFile.checksum(future[...]).littleEndian) { future.append(contentsOf: $0) }
-        assertDatasetError(["format version 2"]) { _ = try PreparedFile.decode(future, path: "x.bin") }
+        var future = Array(bytes.dropLast(checksumByteCount))
+        future[8] = 3
+        assertDatasetError(["x.bin", "format version 3; this build reads version 2"]) {
+            _ = try PreparedFile.decode([UInt8](sealed(future)), path: "x.bin")
+        }
+    }
+
+    /// Version 1 (CRC-32 trailer) as the writer before 2026-12-06 left it in existing work directories: still read.
+    func testVersionOneFilesAreStillRead() throws {
+        let legacy = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("legacy/dataset-v1.bin"))))
+        XCTAssertEqual(Array(legacy[8..<12]), [1, 0, 0, 0])
+        let dataset = try PreparedFile.decode(legacy, path: "old.bin")
+        XCTAssertEqual(dataset.info.users, 8)
+        XCTAssertEqual(dataset.info.items, 12)
+        XCTAssertEqual(dataset.sequences.offsets.last, 60)
+        // Written again, it becomes version 2 and reads back the same.
+        let rewritten = try PreparedFile.encode(dataset)
+        XCTAssertEqual(Array(rewritten[8..<12]), [2, 0, 0, 0])
+        XCTAssertEqual(try PreparedFile.decode(rewritten, path: "new.bin"), dataset)
+        // The legacy checksum is still checked.
+        var flipped = legacy
+        flipped[legacy.count / 2] ^= 0x01
+        assertDatasetError(["old.bin", "checksum: does not match"]) { _ = try PreparedFile.decode(flipped, path: "old.bin") }
+        assertDatasetError(["old.bin", "checksum"]) { _ = try PreparedFile.decode(Array(legacy.prefix(14)), path: "old.bin") }
     }
 
     func testStructuralValidationCatchesBadIndices() throws {
@@ -150,17 +171,13 @@ final class HostilePreparedFileTests: DatasetTestCase {
         return PreparedDataset(info: info, sequences: sequences)
     }
 
-    private func resealed(_ bytes: [UInt8]) -> [UInt8] {
-        var body = Array(bytes.dropLast(4))
-        withUnsafeBytes(of: PreparedFile.checksum(body[...]).littleEndian) { body.append(contentsOf: $0) }
-        return body
-    }
+    private func resealed(_ bytes: [UInt8]) -> [UInt8] { [UInt8](sealed(bytes.dropLast(checksumByteCount))) }
 
     func testSectionLengthAboveIntMaxIsAnError() throws {
         var bytes = try PreparedFile.encode(dataset())
         let headerLength = Int(bytes[12]) | Int(bytes[13]) << 8 | Int(bytes[14]) << 16 | Int(bytes[15]) << 24
         for i in 0..<8 { bytes[16 + headerLength + i] = 0xFF }  // the offsets section's length
-        assertDatasetError(["x.bin", "section offsets is longer than the file"]) {
+        assertDatasetError(["x.bin", "section offsets: longer than the file"]) {
             _ = try PreparedFile.decode(resealed(bytes), path: "x.bin")
         }
     }
