@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "ShimsTests", dependencies: ["CBLAS", "CNghttp2", "COpenSSL", "CSQLite"]),
         .testTarget(name: "BLASRuntimeTests", dependencies: ["BLASRuntime"]),
         .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
-        .testTarget(name: "BinaryFilesTests", dependencies: ["BinaryFiles"]),
+        .testTarget(name: "BinaryFilesTests", dependencies: ["BinaryFiles", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Catalog", "BinaryFiles"], resources: [.copy("Fixtures")]),

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 import BinaryFiles
+import TestSupport
 
 final class ChecksumTests: XCTestCase {
     /// Published FNV-1a 64 test vectors (Fowler/Noll/Vo), so the trailer is the standard hash and not a near miss.
@@ -110,9 +111,7 @@ final class ByteFormatTests: XCTestCase {
 
 final class AtomicWriteTests: XCTestCase {
     func testReplacesInPlaceAndLeavesNoTemporaryFile() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("binaryfiles-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let url = dir.appendingPathComponent("sub/out.bin")
+        let url = try temporaryDirectory(self).appendingPathComponent("sub/out.bin")
         try writeAtomically(Data("one".utf8), to: url)
         try writeAtomically(Data("two".utf8), to: url)
         XCTAssertEqual(try Data(contentsOf: url), Data("two".utf8))
@@ -120,9 +119,7 @@ final class AtomicWriteTests: XCTestCase {
     }
 
     func testAnUnwritableDestinationIsAnErrorNamingIt() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("binaryfiles-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try temporaryDirectory(self)
         // A regular file where a directory is needed fails for every user, root included.
         try Data().write(to: dir.appendingPathComponent("plain"))
         let url = dir.appendingPathComponent("plain/out.bin")
