@@ -4,6 +4,7 @@ import Foundation
 import Generation
 import Models
 import TensorEngine
+import TestSupport
 @testable import Training
 import XCTest
 
@@ -134,9 +135,7 @@ final class MSCGRecTrainingTests: XCTestCase {
     }
 
     func testResumingAfterTwoEpochsEqualsThreeEpochsWeightForWeight() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mscgrec-resume-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try temporaryDirectory(self)
         let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
         // Dropout and modality masking on: every generator stream must come back from the checkpoint.
         let straight = try Self.setup(dropout: 0.1, mask: 0.5, epochs: 3)
@@ -165,9 +164,7 @@ final class MSCGRecTrainingTests: XCTestCase {
     }
 
     func testResumeRefusesAnotherThreadCount() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mscgrec-threads-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try temporaryDirectory(self)
         let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
         let workers = Parallelism.workers
         defer { Parallelism.workers = workers }

@@ -40,9 +40,7 @@ final class ShapleyTests: XCTestCase {
 
 final class StageStoreTests: XCTestCase {
     private func store() throws -> StageStore {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("stages-\(UUID().uuidString)")
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return StageStore(directory: url)
+        StageStore(directory: try temporaryDirectory(self).appendingPathComponent("stages"))
     }
 
     func testFreshThenResumeThenCached() throws {
@@ -64,8 +62,7 @@ final class StageStoreTests: XCTestCase {
         let b = StageInputs(kind: "k", settings: .object(["y": .string("z"), "x": .number(1)]))
         XCTAssertEqual(a, b)
         XCTAssertEqual(a.fingerprint, b.fingerprint)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("stage-input-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: file) }
+        let file = try temporaryDirectory(self).appendingPathComponent("stage-input")
         try Data("one".utf8).write(to: file)
         let before = StageInputs(kind: "k", settings: .null, files: [file.path])
         try Data("three".utf8).write(to: file)
