@@ -15,18 +15,17 @@ struct CodesStatsCommand: ParsableCommand {
             a collision level, such as the raw precomputed sets `prepare` stores).
             """)
 
-    @Argument(help: "Work directory written by `prepare`.")
-    var work: String
+    @OptionGroup var directory: WorkDirectoryArgument
 
     @Flag(help: "One JSON object keyed by modality instead of tables.")
     var json = false
 
     func run() throws {
-        let statistics = try QuantizePipeline.statistics(work: URL(fileURLWithPath: work))
+        let statistics = try QuantizePipeline.statistics(work: URL(fileURLWithPath: directory.path))
         if json {
             print(CodeStatistics.json(statistics))
         } else if statistics.isEmpty {
-            print("no codes in \(work) yet; run `mscgrec-trainer quantize`")
+            print("no codes in \(directory.path) yet; run `mscgrec-trainer quantize`")
         } else {
             print(statistics.map { $0.table() }.joined(separator: "\n\n"))
         }

@@ -8,14 +8,13 @@ struct StatsCommand: ParsableCommand {
         commandName: "stats",
         abstract: "Print users, items, interactions, sparsity and sequence lengths of a prepared work directory.")
 
-    @Argument(help: "Work directory written by `prepare`.")
-    var work: String
+    @OptionGroup var directory: WorkDirectoryArgument
 
     @Flag(help: "One JSON object (keys include users, items, interactions, sparsity) instead of a table.")
     var json = false
 
     func run() throws {
-        let dataset = try WorkDirectory.load(URL(fileURLWithPath: work))
+        let dataset = try WorkDirectory.load(URL(fileURLWithPath: directory.path))
         let stats = DatasetStats(dataset)
         print(json ? stats.json() : stats.text())
     }
