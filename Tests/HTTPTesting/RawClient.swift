@@ -37,6 +37,7 @@ public final class RawClient {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             offset += n
         }
@@ -53,7 +54,7 @@ public final class RawClient {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while all.count < limit {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = receive(into: &buffer)
             if n > 0 {
                 all.append(contentsOf: buffer[0..<n])
             } else {
@@ -68,10 +69,20 @@ public final class RawClient {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while !String(decoding: all, as: UTF8.self).contains(marker) {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            let n = receive(into: &buffer)
             if n <= 0 { break }
             all.append(contentsOf: buffer[0..<n])
         }
         return String(decoding: all, as: UTF8.self)
+    }
+
+    /// recv, retried when a signal interrupts it: the test process gets SIGCHLD whenever a client it started (curl,
+    /// nghttp) exits, and an interrupted read is not the end of the response.
+    private func receive(into buffer: inout [UInt8]) -> Int {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            return n
+        }
     }
 }

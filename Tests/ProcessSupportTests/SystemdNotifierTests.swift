@@ -161,9 +161,13 @@ final class DatagramReceiver {
     /// The next datagram's text, or nil when none arrives in time.
     func next(timeoutMilliseconds: Int32 = 2000) -> String? {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, timeoutMilliseconds) == 1 else { return nil }
+        // A signal (SIGCHLD when a child process exits) interrupts poll and recv; that is not a timeout.
+        var ready: Int32
+        repeat { ready = poll(&poller, 1, timeoutMilliseconds) } while ready < 0 && errno == EINTR
+        guard ready == 1 else { return nil }
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = recv(fd, &buffer, buffer.count, 0)
+        var n: Int
+        repeat { n = recv(fd, &buffer, buffer.count, 0) } while n < 0 && errno == EINTR
         return n < 0 ? nil : String(decoding: buffer[0..<n], as: UTF8.self)
     }
 }
