@@ -17,7 +17,10 @@ public enum PreparedFile {
     public static let version: UInt32 = 2
     static let magic = "MSCGPREP"
 
-    public static func encode(_ dataset: PreparedDataset) throws -> [UInt8] {
+    public static func encode(_ dataset: PreparedDataset) throws -> [UInt8] { [UInt8](try encodedData(dataset)) }
+
+    /// The file's bytes as `write` stores them (no round trip through an array: prepared files reach tens of MB).
+    static func encodedData(_ dataset: PreparedDataset) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let header = try encoder.encode(dataset.info)
@@ -35,7 +38,7 @@ public enum PreparedFile {
         }
         writer.appendSection(idOffsets)
         writer.appendSection(idBytes)
-        return [UInt8](writer.finished())
+        return writer.finished()
     }
 
     public static func decode(_ bytes: [UInt8], path: String) throws -> PreparedDataset { try decode(Data(bytes), path: path) }
@@ -52,12 +55,9 @@ public enum PreparedFile {
     private static func decodeCurrent(_ data: Data, path: String) throws -> PreparedDataset {
         func bad(_ reason: String) -> DatasetError { .badPreparedData(path: path, reason: reason) }
         var reader = try ByteReader(data: data, path: path, magic: magic, version: version, kind: "prepared dataset")
+        let header = try reader.readStringBytes(field: "header")
         let info: PreparedInfo
-        do { info = try JSONDecoder().decode(PreparedInfo.self, from: try reader.readStringBytes(field: "header")) } catch let error as BinaryFileError {
-            throw error
-        } catch {
-            throw bad("unreadable header: \(error)")
-        }
+        do { info = try JSONDecoder().decode(PreparedInfo.self, from: header) } catch { throw bad("unreadable header: \(error)") }
         // Header counts are claims: bounded before any arithmetic on them.
         guard info.users >= 0, info.users < data.count, info.interactions >= 0, info.interactions < data.count,
               info.items >= 0, info.items <= Int(Int32.max) else {
@@ -101,8 +101,8 @@ public enum PreparedFile {
 
     /// Writes through a temporary file in the same directory and renames it into place.
     public static func write(_ dataset: PreparedDataset, to url: URL) throws {
-        let bytes = try encode(dataset)
-        do { try writeAtomically(Data(bytes), to: url) } catch {
+        let bytes = try encodedData(dataset)
+        do { try writeAtomically(bytes, to: url) } catch {
             throw DatasetError.outputFailed(path: url.path, reason: "\(error)")
         }
     }
