@@ -25,6 +25,24 @@ run tiny.json || fail "second run exited with an error"
 [[ "$(stages)" == "prepare: cached sasrec: cached codes-collaborative: cached codes-coarse: cached train-mscgrec: cached evaluate-mscgrec: cached shapley-mscgrec: cached train-tiger-like: cached evaluate-tiger-like: cached finished " ]] \
   || fail "second run reran: '$(stages)'"
 
+# A row distilled from the pipeline's SASRec (training.distillation): only it trains, with --teacher WORK/sasrec.
+python3 - <<'PY'
+import json
+config = json.load(open("tiny.json"))
+row = json.loads(json.dumps(config["models"][1]))
+row["name"] = "Distilled"
+row["config"]["model"]["softmax"] = "constrained"
+row["config"]["training"]["distillation"] = {"weight": 0.5, "temperature": 2}
+config["models"].append(row)
+json.dump(config, open("distilled.json", "w"))
+PY
+run distilled.json || fail "distilled run exited with an error"
+[[ "$(stages)" == "prepare: cached sasrec: cached codes-collaborative: cached codes-coarse: cached train-mscgrec: cached evaluate-mscgrec: cached shapley-mscgrec: cached train-tiger-like: cached evaluate-tiger-like: cached train-distilled: running evaluate-distilled: running finished " ]] \
+  || fail "distilled run: got '$(stages)'"
+grep -q 'distilling SASRec .*/work/sasrec (weight 0.5, temperature 2.0)' err.txt || fail "the distilled row did not get --teacher WORK/sasrec"
+grep -q '"teacher" : ".*work.*sasrec"' work/models/distilled/config.json || fail "the distilled run does not record its teacher"
+grep -q '^| Distilled |' work/results.md || fail "results.md lacks the distilled row"
+
 sed 's/"epochs": 2, "warmupSteps": 5, "earlyStopping"/"epochs": 3, "warmupSteps": 5, "earlyStopping"/' tiny.json > changed.json
 run changed.json || fail "changed run exited with an error"
 [[ "$(stages)" == "prepare: cached sasrec: cached codes-collaborative: cached codes-coarse: cached train-mscgrec: cached evaluate-mscgrec: cached shapley-mscgrec: cached train-tiger-like: running evaluate-tiger-like: running finished " ]] \
@@ -65,4 +83,4 @@ grep -q '40 of 40 items have a usable image' err.txt || fail "image-codes did no
 grep -q '^| MSCGRec |' work-images/results.md || fail "image run: results.md lacks the MSCGRec row"
 run images.json || fail "second image run exited with an error"
 [[ "$(stages)" == "${want//running/cached}" ]] || fail "second image run reran: '$(stages)'"
-echo "pipeline smoke test passed (4 runs: fresh, cached, one model changed, stopped and continued; an image modality fresh and cached)"
+echo "pipeline smoke test passed (5 runs: fresh, cached, a distilled row added, one model changed, stopped and continued; an image modality fresh and cached)"

@@ -154,8 +154,9 @@ public struct MSCGRec {
     }
 
     /// Mean cross-entropy over every target code of the batch: constrained to `allowed` (eq. 6; rows from the target
-    /// modality's prefix tree) or over all classes when `allowed` is nil.
-    public func loss(_ batch: MSCGRecBatch, allowed: AllowedClasses?, dropout: DropoutContext? = nil) -> Tensor {
-        crossEntropy(logits(batch, dropout: dropout), targets: batch.labels, allowed: allowed)
+    /// modality's prefix tree) or over all classes when `allowed` is nil; `soft` blends a teacher's distributions
+    /// into the targets (distillation; rows in the order of `labels`).
+    public func loss(_ batch: MSCGRecBatch, allowed: AllowedClasses?, soft: SoftTargets? = nil, dropout: DropoutContext? = nil) -> Tensor {
+        crossEntropy(logits(batch, dropout: dropout), targets: batch.labels, allowed: allowed, soft: soft)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MSCCore
 import SafeTensors
 import TensorEngine
@@ -68,6 +69,20 @@ public struct SASRec {
             }
             tensor.data.update(from: loaded.data, count: tensor.count)
         }
+    }
+
+    /// The model a `sasrec` run wrote into `runDirectory`: `sasrec.safetensors`, its config in the metadata.
+    public static func load(runDirectory: URL) throws -> SASRec {
+        let url = runDirectory.appendingPathComponent("sasrec.safetensors")
+        let weights = try SafeTensors.read(contentsOf: url)
+        guard let json = weights.metadata["config"] else {
+            throw ConfigError("\(url.path) has no config metadata (not written by `mscgrec-trainer sasrec`?)")
+        }
+        let config: SASRecConfig
+        do { config = try JSONDecoder().decode(SASRecConfig.self, from: Data(json.utf8)) } catch {
+            throw ConfigError("\(url.path): its config metadata does not decode (\(error))")
+        }
+        return try SASRec(config, weights: weights, requiresGrad: false)
     }
 
     /// Every trainable tensor with its checkpoint name.

@@ -30,7 +30,7 @@ enum Op {
     case indexSelect(axis: Int, indices: [Int32])
     case embedding(indices: [Int32], paddingIndex: Int32?)
     // losses (scalar outputs, mean reductions)
-    case crossEntropy(probabilities: Storage, targets: [Int32], allowed: AllowedClasses?, counted: Int)
+    case crossEntropy(probabilities: Storage, targets: [Int32], allowed: AllowedClasses?, soft: SoftTargets?, counted: Int)
     case bceWithLogits(targets: [Float])
 }
 

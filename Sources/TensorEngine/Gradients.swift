@@ -138,7 +138,7 @@ enum Gradients {
             for (p, index) in indices.enumerated() where index != paddingIndex {
                 for j in 0..<dim { dt[Int(index) * dim + j] += g[p * dim + j] }
             }
-        case .crossEntropy(let probabilities, let targets, let allowed, let counted):
+        case .crossEntropy(let probabilities, let targets, let allowed, let soft, let counted):
             guard let dz = d[0], counted > 0 else { return }
             let classes = x[0].shape[1], scale = g[0] / Float(counted), p = probabilities.pointer
             Parallelism.forEachChunk(targets.count, grain: max(1, 16_384 / max(classes, 1))) { rows in
@@ -149,7 +149,11 @@ enum Gradients {
                     } else {
                         for k in 0..<classes { row[k] += scale * probs[k] }
                     }
-                    row[Int(targets[r])] -= scale
+                    let m = soft?.mix(ofRow: r) ?? 0
+                    row[Int(targets[r])] -= scale * (1 - m)
+                    if let soft, m > 0 {
+                        for k in soft.range(r) { row[Int(soft.classes[k])] -= scale * m * soft.weights[k] }
+                    }
                 }
             }
         case .bceWithLogits(let targets):

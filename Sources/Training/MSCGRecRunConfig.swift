@@ -29,7 +29,7 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
     public init() {}
 
     /// Fields that may appear although the defaults leave them out.
-    static let optionalKeys: Set<String> = ["model.modalities", "model.maxHistory", "training.targetsPerUser"]
+    static let optionalKeys: Set<String> = ["model.modalities", "model.maxHistory", "training.targetsPerUser", "training.distillation"]
 
     /// Reads `data` (JSON) over the defaults.
     public static func decode(_ data: Data, source: String) throws -> MSCGRecRunConfig {
@@ -95,8 +95,12 @@ public struct MSCGRecRunRecord: Codable, Equatable, Sendable {
     /// The work directory trained on (absolute path), which `evaluate` reads the splits and codes from (nil in runs
     /// written before it was recorded).
     public var workDirectory: String?
-    public init(model: MSCGRecConfig, training: MSCGRecTrainingOptions, dataset: String, items: Int, workDirectory: String?) {
+    /// The SASRec run distilled from (absolute path; nil without `training.distillation`).
+    public var teacher: String?
+    public init(model: MSCGRecConfig, training: MSCGRecTrainingOptions, dataset: String, items: Int, workDirectory: String?,
+                teacher: String? = nil) {
         self.model = model; self.training = training; self.dataset = dataset; self.items = items; self.workDirectory = workDirectory
+        self.teacher = teacher
     }
 }
 

@@ -40,6 +40,8 @@ public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
     /// Only each user's most recent N training targets (nil: every one). MovieLens users rate 100+ films, so every
     /// position would give 943 users 98,000 full-length histories, an epoch five times Beauty's.
     public var targetsPerUser: Int?
+    /// Soft targets from a trained SASRec (`SASRecTeacher`; `train --teacher DIR`); nil: the paper's hard targets.
+    public var distillation: DistillationOptions?
     public init() {}
 
     public enum EarlyStopping: String, Codable, Sendable { case ndcg = "ndcg@10", constrainedLoss = "constrained-loss" }
@@ -55,6 +57,7 @@ public struct MSCGRecTrainingOptions: Codable, Sendable, Equatable {
         earlyStopping = try read(.earlyStopping, earlyStopping); validationUsers = try read(.validationUsers, validationUsers)
         matmulPrecision = try read(.matmulPrecision, matmulPrecision)
         targetsPerUser = try c.decodeIfPresent(Int.self, forKey: .targetsPerUser)
+        distillation = try c.decodeIfPresent(DistillationOptions.self, forKey: .distillation)
         if let targetsPerUser, targetsPerUser < 1 { throw ConfigError("training.targetsPerUser must be at least 1, not \(targetsPerUser)") }
     }
 }
@@ -77,13 +80,16 @@ public final class MSCGRecTrainer {
     public let items: ItemTokens
     public let tree: PrefixTree
     public let model: MSCGRec
+    /// Present exactly when `options.distillation` is.
+    public let teacher: SASRecTeacher?
     let training: [MSCGRecExample]
     let validation: [MSCGRecExample]
     let test: [MSCGRecExample]
 
-    /// `tree` is the target modality's prefix tree over the same item indices as `items`.
+    /// `tree` is the target modality's prefix tree over the same item indices as `items`; `teacher` is required by
+    /// and only by `options.distillation`.
     public init(dataset: PreparedDataset, config: MSCGRecConfig, items: ItemTokens, tree: PrefixTree,
-                options: MSCGRecTrainingOptions) throws {
+                options: MSCGRecTrainingOptions, teacher: SASRecTeacher? = nil) throws {
         try config.validate()
         guard items.itemCount == dataset.itemCount, tree.itemCount == dataset.itemCount else {
             throw ConfigError("codes cover \(items.itemCount) items and the tree \(tree.itemCount); the dataset has \(dataset.itemCount) (quantize this work directory again)")
@@ -91,7 +97,13 @@ public final class MSCGRecTrainer {
         guard tree.depth == items.layout.targetLevels else {
             throw ConfigError("the \(config.targetModality) prefix tree has depth \(tree.depth), the config \(items.layout.targetLevels) levels")
         }
+        switch (options.distillation, teacher) {
+        case (.some, nil): throw ConfigError("training.distillation needs a teacher SASRec (`train --teacher SASREC_RUN`)")
+        case (nil, .some): throw ConfigError("a teacher SASRec was given but training.distillation is not set")
+        default: break
+        }
         self.dataset = dataset; self.config = config; self.options = options; self.items = items; self.tree = tree
+        self.teacher = teacher
         model = MSCGRec(config, seed: options.seed)
         let base = dataset.sequences.items.startIndex
         func example(_ e: SequenceExample) -> MSCGRecExample? {
@@ -205,15 +217,18 @@ public final class MSCGRecTrainer {
     /// once; returns the batch's mean loss.
     func step(_ examples: [MSCGRecExample], optimizer: AdamW, dropouts: [DropoutContext], masking: inout SeededGenerator) -> Double {
         let count = max(1, min(dropouts.count, examples.count / 16))
-        let parts = (0..<count).map { s in
-            let slice = examples[examples.count * s / count..<examples.count * (s + 1) / count]
-            return items.batch(histories: slice.map(history), targets: slice.map(target), maxHistory: config.maxHistory,
-                               maskProbability: config.maskProbability, rng: &masking)
+        let slices = (0..<count).map { s in examples[examples.count * s / count..<examples.count * (s + 1) / count] }
+        let parts = slices.map { slice in
+            items.batch(histories: slice.map(history), targets: slice.map(target), maxHistory: config.maxHistory,
+                        maskProbability: config.maskProbability, rng: &masking)
+        }
+        let soft = slices.map { slice in
+            options.distillation.flatMap { d in teacher?.softTargets(histories: slice.map(history), targets: slice.map(target), options: d) }
         }
         let total = Float(examples.count)
         let loss = shardedGradients(shards: count, parameters: optimizer.parameters) { s in
             let part = parts[s]
-            return model.loss(part, allowed: allowedClasses(part), dropout: dropouts[s]) * (Float(part.size) / total)
+            return model.loss(part, allowed: allowedClasses(part), soft: soft[s], dropout: dropouts[s]) * (Float(part.size) / total)
         }
         if options.clipNorm > 0 { clipGradNorm(optimizer.parameters, maxNorm: options.clipNorm) }
         optimizer.step()
@@ -263,7 +278,7 @@ public final class MSCGRecTrainer {
     /// benchmark's measurement; the trainer's own model is left alone).
     /// Also returns the (history length, rows) of every timed batch, so a reference can time the same shapes.
     public func timeSteps(_ steps: Int, warmup: Int = 2) throws -> (seconds: Double, samples: Int, shapes: [(items: Int, rows: Int)]) {
-        let copy = try MSCGRecTrainer(dataset: dataset, config: config, items: items, tree: tree, options: options)
+        let copy = try MSCGRecTrainer(dataset: dataset, config: config, items: items, tree: tree, options: options, teacher: teacher)
         let optimizer = AdamW(parameters: copy.model.parameters, learningRate: options.learningRate, weightDecay: options.weightDecay)
         let dropouts = (0..<max(1, Parallelism.workers)).map { DropoutContext(rate: config.transformer.dropout, seed: UInt64($0) + 5) }
         var rng = SeededGenerator(seed: options.seed)

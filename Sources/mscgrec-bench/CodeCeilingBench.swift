@@ -5,7 +5,6 @@ import Evaluation
 import Foundation
 import Models
 import Quantization
-import SafeTensors
 import TensorEngine
 import Training
 
@@ -29,10 +28,8 @@ struct CodeCeilingBench: ParsableCommand {
         Parallelism.workers = threads
         print(KernelSelection.summaryLine)
         let dataset = try WorkDirectory.load(URL(fileURLWithPath: data))
-        let weights = try SafeTensors.read(contentsOf: URL(fileURLWithPath: sasrec).appendingPathComponent("sasrec.safetensors"))
-        guard let configJSON = weights.metadata["config"] else { throw ValidationError("\(sasrec)/sasrec.safetensors has no config metadata") }
-        let config = try JSONDecoder().decode(SASRecConfig.self, from: Data(configJSON.utf8))
-        let model = try SASRec(config, weights: weights, requiresGrad: false)
+        let model = try SASRec.load(runDirectory: URL(fileURLWithPath: sasrec))
+        let config = model.config
         let trainer = try SASRecTrainer(dataset: dataset, config: config, options: SASRecTrainingOptions())
         let exact = model.itemEmbeddings
 

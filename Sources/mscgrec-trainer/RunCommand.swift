@@ -138,14 +138,17 @@ struct RunCommand: ParsableCommand {
             // Keyed by the config with every default filled in, so a changed default retrains too.
             let resolved = try MSCGRecRunConfig.decode(model.config.canonicalData(), source: "\(config): model \"\(model.name)\"")
             let settings = try JSONDecoder().decode(CodableJSON.self, from: JSONEncoder().encode(resolved))
-            let trained = try stage("train-\(model.slug)", StageInputs(kind: "train", settings: settings, upstream: [prepared] + inputs),
+            // A distilled row learns from the pipeline's SASRec as well, so it retrains when that does.
+            let distilled = resolved.training.distillation != nil
+            let trained = try stage("train-\(model.slug)", StageInputs(kind: "train", settings: settings,
+                                                                      upstream: [prepared] + inputs + (distilled ? [sasrec] : [])),
                                     output: dir) { resume in
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 let configFile = "\(dir)/train-config.json"
                 try model.config.canonicalData().write(to: URL(fileURLWithPath: configFile), options: .atomic)
                 let resumable = resume && FileManager.default.fileExists(atPath: "\(dir)/checkpoint.safetensors")
                 return try TrainCommand.parse(["--data", data, "--config", configFile, "--out", dir] + threadArgs + minutesLeft()
-                                              + (resumable ? ["--resume"] : [])).execute()
+                                              + (distilled ? ["--teacher", sasrecDir] : []) + (resumable ? ["--resume"] : [])).execute()
             }
             let evaluated = try stage("evaluate-\(model.slug)", StageInputs(kind: "evaluate", settings: .strings(["test", "20"]), upstream: [trained])) { _ in
                 try EvaluateCommand.parse(["--run", dir, "--data", data] + threadArgs).execute()

@@ -122,6 +122,12 @@ final class FiniteDifferenceTests: XCTestCase {
         check("cross entropy", [randn([6, 10])]) { crossEntropy($0[0], targets: targets) }
         let allowed = AllowedClasses(rows: [[1, 3, 5], [0], [0, 9], [7], [2, 4, 6, 8], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]])
         check("constrained cross entropy", [randn([6, 10])]) { crossEntropy($0[0], targets: targets, allowed: allowed) }
+        // Rows 1, 3 and 5 have no soft target (row 1 is ignored anyway); the others blend 40% of their distribution in.
+        let soft = SoftTargets(offsets: [0, 2, 2, 3, 3, 5, 5], classes: [1, 5, 9, 4, 8], weights: [0.25, 0.75, 1, 0.5, 0.5], mix: 0.4)
+        check("cross entropy with soft targets", [randn([6, 10])]) { crossEntropy($0[0], targets: targets, soft: soft) }
+        check("constrained cross entropy with soft targets", [randn([6, 10])]) {
+            crossEntropy($0[0], targets: targets, allowed: allowed, soft: soft)
+        }
         let t = Tensor(shape: [3, 4], scalars: [1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1])
         check("bce", [randn([3, 4])]) { binaryCrossEntropyWithLogits($0[0], targets: t) }
     }

@@ -1,0 +1,134 @@
+import Foundation
+import Models
+import MSCCore
+import TensorEngine
+
+/// `training.distillation`: MSCGRec learns each target code from a blend of the observed code and a trained SASRec's
+/// next-item distribution carried onto the prefix tree (not in the paper; off unless configured). The collaborative
+/// codes keep only part of what SASRec ranks with (69% of its Beauty R@10 through the codes' reconstructions); the
+/// teacher's soft targets tell the decoder which siblings of the observed code are plausible as well.
+public struct DistillationOptions: Codable, Sendable, Equatable {
+    /// The teacher's share m of every target code's distribution: (1 − m)·observed + m·teacher.
+    public var weight: Float = 0.5
+    /// Softmax temperature of the teacher's item scores (1: SASRec's own distribution).
+    public var temperature: Float = 1
+    public init(weight: Float = 0.5, temperature: Float = 1) { self.weight = weight; self.temperature = temperature }
+
+    public init(from decoder: Decoder) throws {
+        for key in try decoder.container(keyedBy: AnyKey.self).allKeys where CodingKeys(stringValue: key.stringValue) == nil {
+            throw ConfigError("unknown field training.distillation.\(key.stringValue) (known: temperature, weight)")
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? weight
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? temperature
+        guard weight >= 0, weight <= 1 else { throw ConfigError("training.distillation.weight must lie in [0, 1], not \(weight)") }
+        guard temperature > 0, temperature.isFinite else { throw ConfigError("training.distillation.temperature must be positive, not \(temperature)") }
+    }
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+/// A trained SASRec as MSCGRec's teacher. For a history it scores every item, takes the softmax p(i) over the items
+/// that have the target modality, and along the observed target's code path gives each level l the distribution
+/// q_l(c) = Σ_{i under prefix·c} p(i) / Σ_{i under prefix} p(i) over the prefix's children: exactly the classes of
+/// eq. 6's constrained row, and Π_l q_l(path(i)) = p(i), so a decoder matching every q_l ranks items as SASRec does.
+public struct SASRecTeacher {
+    public let model: SASRec
+    let levels: Int
+    /// [items × levels] target-modality codes.
+    let paths: [Int32]
+    /// Items with the target modality, sorted by code path: every prefix's items form one contiguous run.
+    let order: [Int32]
+    let classOffsets: [Int32]
+
+    public init(model: SASRec, items: ItemTokens) throws {
+        guard model.config.items == items.itemCount else {
+            throw ConfigError("the teacher SASRec knows \(model.config.items) items, the codes cover \(items.itemCount) (a SASRec of another dataset?)")
+        }
+        self.model = model
+        levels = items.layout.targetLevels
+        paths = items.targetCodes
+        classOffsets = items.layout.classOffsets
+        let (paths, levels) = (items.targetCodes, items.layout.targetLevels)
+        order = (0..<items.itemCount).filter { items.hasTarget[$0] }.map(Int32.init).sorted { a, b in
+            paths[Int(a) * levels..<Int(a + 1) * levels].lexicographicallyPrecedes(paths[Int(b) * levels..<Int(b + 1) * levels])
+        }
+    }
+
+    /// Soft targets for a batch, rows in the order of `MSCGRecBatch.labels` (example-major, level-minor).
+    /// `histories` hold item indices (SASRec sees at most its `maxLength` most recent); `targets` the observed items.
+    public func softTargets(histories: [ArraySlice<Int32>], targets: [Int32], options: DistillationOptions) -> SoftTargets {
+        precondition(histories.count == targets.count, "\(histories.count) histories, \(targets.count) targets")
+        let scores = itemScores(histories)
+        let n = model.config.items
+        var rows = [LevelDistributions](repeating: LevelDistributions(), count: targets.count)
+        rows.withUnsafeMutableBufferPointer { out in
+            Parallelism.forEachChunk(targets.count, grain: 8) { range in
+                var probabilities = [Float](repeating: 0, count: order.count)
+                for r in range {
+                    let row = UnsafeBufferPointer(start: scores.data + r * n, count: n)
+                    out[r] = levelDistributions(scores: row, target: targets[r], temperature: options.temperature,
+                                                scratch: &probabilities)
+                }
+            }
+        }
+        var offsets: [Int32] = [0], classes: [Int32] = [], weights: [Float] = []
+        for row in rows {
+            for end in row.levelEnds { offsets.append(Int32(classes.count + end)) }
+            classes += row.classes; weights += row.weights
+        }
+        return SoftTargets(offsets: offsets, classes: classes, weights: weights, mix: options.weight)
+    }
+
+    /// SASRec's scores of every item after each history: [B, n].
+    func itemScores(_ histories: [ArraySlice<Int32>]) -> Tensor {
+        let length = max(1, min(model.config.maxLength, histories.map(\.count).max() ?? 1))
+        var ids = [Int32](repeating: 0, count: histories.count * length)
+        for (row, history) in histories.enumerated() {
+            let recent = history.suffix(length), offset = row * length + length - recent.count
+            for (j, item) in recent.enumerated() { ids[offset + j] = item + 1 }
+        }
+        return model.lastPositionScores(ids: ids, batch: histories.count)
+    }
+
+    /// One example's q_l for every level, concatenated: level l's children (classes, level offset added) and weights
+    /// end at `levelEnds[l]`.
+    struct LevelDistributions {
+        var classes: [Int32] = [], weights: [Float] = [], levelEnds: [Int] = []
+    }
+
+    /// Level by level along `target`'s path, from the teacher's scores of every item.
+    func levelDistributions(scores: UnsafeBufferPointer<Float>, target: Int32, temperature: Float,
+                            scratch probabilities: inout [Float]) -> LevelDistributions {
+        var maximum = -Float.infinity
+        for item in order { maximum = max(maximum, scores[Int(item)]) }
+        for (j, item) in order.enumerated() { probabilities[j] = Foundation.exp((scores[Int(item)] - maximum) / temperature) }
+        var out = LevelDistributions()
+        var (lo, hi) = (0, order.count)
+        for level in 0..<levels {
+            let observed = paths[Int(target) * levels + level]
+            let start = out.classes.count
+            var total = 0.0, next = (lo, lo), j = lo
+            while j < hi {
+                let code = paths[Int(order[j]) * levels + level], runStart = j
+                var mass = 0.0
+                while j < hi, paths[Int(order[j]) * levels + level] == code { mass += Double(probabilities[j]); j += 1 }
+                if code == observed { next = (runStart, j) }
+                out.classes.append(code + classOffsets[level]); out.weights.append(Float(mass)); total += mass
+            }
+            precondition(next.1 > next.0, "target item \(target) has no code path among the items with the target modality")
+            if total > 0 {
+                for k in start..<out.weights.count { out.weights[k] = Float(Double(out.weights[k]) / total) }
+            } else {   // every child's probability underflowed: this level keeps its observed code alone
+                out.classes.removeSubrange(start...); out.weights.removeSubrange(start...)
+            }
+            out.levelEnds.append(out.classes.count)
+            (lo, hi) = next
+        }
+        return out
+    }
+}

@@ -1,0 +1,143 @@
+import ItemCodes
+import Foundation
+import Models
+import MSCCore
+import TensorEngine
+@testable import Training
+import XCTest
+
+/// `SASRecTeacher`: a SASRec's next-item distribution carried onto the target modality's prefix tree, checked against
+/// sums over items written out here, and distillation's wiring into the trainer and its config.
+final class SASRecTeacherTests: XCTestCase {
+    /// 40 items with collaborative codes of two random levels of 4 plus a collision level; items 5 and 17 lack them.
+    private func catalog() throws -> (items: ItemTokens, tree: PrefixTree, paths: [[Int32]]) {
+        let n = 40
+        var codes: [Int32] = [], paths: [[Int32]] = [], seen: [Int32: Int32] = [:], rng = SeededGenerator(seed: 8)
+        for _ in 0..<n {
+            let prefix = (Int32(rng.index(4)), Int32(rng.index(4)))
+            let collision = seen[prefix.0 * 4 + prefix.1, default: 0]
+            seen[prefix.0 * 4 + prefix.1] = collision + 1
+            codes += [prefix.0, prefix.1, collision]; paths.append([prefix.0, prefix.1, collision])
+        }
+        let present = (0..<n).map { $0 != 5 && $0 != 17 }
+        let config = MSCGRecConfig(modalities: [.init(name: "collaborative", codebookSizes: [4, 4, 16])], targetModality: "collaborative",
+                                   maxHistory: 4, transformer: TransformerConfig(dModel: 16, heads: 2, headDim: 8, dFF: 32, encoderLayers: 1,
+                                                                                 decoderLayers: 1, positionBuckets: 8, maxDistance: 16, dropout: 0),
+                                   itemBuckets: 4)
+        let items = try ItemTokens(layout: TokenLayout(config), modalities: [(codes, present)])
+        let tree = try PrefixTree(codes: codes, depth: 3, codebookSizes: [4, 4, 16], present: present)
+        return (items, tree, paths)
+    }
+
+    func testLevelDistributionsAreTheTeachersMassUnderEachChildAndMultiplyToItsProbability() throws {
+        let (items, tree, paths) = try catalog()
+        let sasrec = SASRec(SASRecConfig(items: 40, dim: 16, layers: 1, heads: 2, maxLength: 6, dropout: 0), seed: 3)
+        let teacher = try SASRecTeacher(model: sasrec, items: items)
+        let histories: [ArraySlice<Int32>] = [[1, 2, 3], [9], [30, 31, 32, 33, 34, 35, 36, 37], [0, 5]]
+        let targets: [Int32] = [4, 6, 39, 12]
+        let temperature: Float = 0.7
+        let soft = teacher.softTargets(histories: histories, targets: targets, options: DistillationOptions(weight: 0.25, temperature: temperature))
+        XCTAssertEqual(soft.rowCount, targets.count * 3)
+        XCTAssertEqual(soft.mix, 0.25)
+        let allowed = tree.allowedClasses(targets: targets.map { paths[Int($0)] }, classOffsets: items.layout.classOffsets)
+        let scores = teacher.itemScores(histories)
+        for (r, target) in targets.enumerated() {
+            // p(i) ∝ exp(s_i / T) over the items that have the target modality.
+            let s = (0..<40).map { Double(scores[flat: r * 40 + $0]) }
+            let withCodes = (0..<40).filter { items.hasTarget[$0] }
+            let z = withCodes.map { exp(s[$0] / Double(temperature)) }.reduce(0, +)
+            let p = { (i: Int) in exp(s[i] / Double(temperature)) / z }
+            var product = 1.0
+            for level in 0..<3 {
+                let row = r * 3 + level
+                let range = Int(soft.offsets[row])..<Int(soft.offsets[row + 1])
+                XCTAssertEqual(Set(soft.classes[range]), Set(allowed.row(row)), "row \(row): the teacher's classes are eq. 6's children")
+                let under = withCodes.filter { Array(paths[$0].prefix(level)) == Array(paths[Int(target)].prefix(level)) }
+                let mass = under.map(p).reduce(0, +)
+                for k in range {
+                    let code = soft.classes[k] - items.layout.classOffsets[level]
+                    let expected = under.filter { paths[$0][level] == code }.map(p).reduce(0, +) / mass
+                    XCTAssertEqual(Double(soft.weights[k]), expected, accuracy: 1e-5, "row \(row), code \(code)")
+                    if code == paths[Int(target)][level] { product *= Double(soft.weights[k]) }
+                }
+            }
+            XCTAssertEqual(product, p(Int(target)), accuracy: 1e-5 * max(1, p(Int(target))), "Π q_l along the path is p(target)")
+        }
+    }
+
+    func testTheTeacherMustKnowTheCatalogsItems() throws {
+        let (items, _, _) = try catalog()
+        let other = SASRec(SASRecConfig(items: 39, dim: 16, layers: 1, heads: 2, maxLength: 6), seed: 3)
+        XCTAssertThrowsError(try SASRecTeacher(model: other, items: items)) {
+            XCTAssertTrue("\($0)".contains("39 items"), "\($0)")
+        }
+    }
+
+    func testDistillationNeedsATeacherAndATeacherNeedsDistillation() throws {
+        let plain = try MSCGRecTrainingTests.setup(epochs: 1)
+        var options = plain.options
+        options.distillation = DistillationOptions()
+        XCTAssertThrowsError(try MSCGRecTrainer(dataset: plain.dataset, config: plain.config, items: plain.items, tree: plain.tree, options: options)) {
+            XCTAssertTrue("\($0)".contains("needs a teacher"), "\($0)")
+        }
+        let teacher = try SASRecTeacher(model: SASRec(SASRecConfig(items: 60, dim: 16, layers: 1, heads: 2, maxLength: 8), seed: 1), items: plain.items)
+        XCTAssertThrowsError(try MSCGRecTrainer(dataset: plain.dataset, config: plain.config, items: plain.items, tree: plain.tree,
+                                                options: plain.options, teacher: teacher)) {
+            XCTAssertTrue("\($0)".contains("not set"), "\($0)")
+        }
+    }
+
+    /// With a SASRec trained on the ring as teacher: the student distilled with weight 1 matches the teacher's level
+    /// distributions on validation histories better than the hard-target student does (and both learn); with weight 0
+    /// the run is the hard-target run exactly.
+    func testDistilledTrainingFollowsTheTeacherAndZeroWeightIsTheHardTargetRun() throws {
+        let plain = try MSCGRecTrainingTests.setup(epochs: 2)
+        let sasrecConfig = SASRecConfig(items: 60, dim: 16, layers: 1, heads: 2, maxLength: 8, dropout: 0)
+        var sasrecOptions = SASRecTrainingOptions()
+        sasrecOptions.epochs = 20; sasrecOptions.learningRate = 5e-3
+        let sasrec = try SASRecTrainer(dataset: plain.dataset, config: sasrecConfig, options: sasrecOptions).train().model
+        let teacher = try SASRecTeacher(model: sasrec, items: plain.items)
+        func distilled(_ weight: Float) throws -> MSCGRecTrainer {
+            var options = plain.options
+            options.distillation = DistillationOptions(weight: weight)
+            return try MSCGRecTrainer(dataset: plain.dataset, config: plain.config, items: plain.items, tree: plain.tree,
+                                      options: options, teacher: teacher)
+        }
+        /// Mean cross-entropy of the student's constrained rows against the teacher's q_l (validation examples of
+        /// history length 4, one unpadded batch).
+        func crossEntropyToTeacher(_ trainer: MSCGRecTrainer) -> Float {
+            let examples = trainer.validation.filter { $0.length >= trainer.config.maxHistory }
+            var rng = SeededGenerator(seed: 0)
+            let batch = trainer.items.batch(histories: examples.map(trainer.history), targets: examples.map(trainer.target),
+                                            maxHistory: trainer.config.maxHistory, rng: &rng)
+            let soft = teacher.softTargets(histories: examples.map(trainer.history), targets: examples.map(trainer.target),
+                                           options: DistillationOptions(weight: 1))
+            return withoutGrad { crossEntropy(trainer.model.logits(batch), targets: batch.labels, allowed: trainer.allowedClasses(batch), soft: soft).item }
+        }
+        let start = plain.validationLoss()
+        let full = try distilled(1)
+        XCTAssertEqual(crossEntropyToTeacher(full), crossEntropyToTeacher(plain), "both start from the same weights")
+        _ = try plain.train(); _ = try full.train()
+        XCTAssertLessThan(crossEntropyToTeacher(full), crossEntropyToTeacher(plain), "distilled vs hard-target student, against the teacher")
+        // Taught by the teacher alone, the student's hard-target loss falls as far as this 20-epoch SASRec knows the ring.
+        XCTAssertLessThan(full.validationLoss(), 0.85 * start, "the distilled student learns the ring too: \(start) → \(full.validationLoss())")
+        XCTAssertLessThan(plain.validationLoss(), 0.7 * start)
+
+        let zero = try distilled(0)
+        _ = try zero.train()
+        XCTAssertEqual(zero.validationLoss(), plain.validationLoss(), accuracy: 1e-9)
+    }
+
+    func testTheConfigReadsDistillationAndRejectsBadValues() throws {
+        let good = try MSCGRecRunConfig.decode(Data(#"{"training": {"distillation": {"weight": 0.3}}}"#.utf8), source: "c.json")
+        XCTAssertEqual(good.training.distillation, DistillationOptions(weight: 0.3, temperature: 1))
+        XCTAssertNil(try MSCGRecRunConfig.decode(Data("{}".utf8), source: "c.json").training.distillation)
+        for (json, message) in [(#"{"training": {"distillation": {"weight": 1.5}}}"#, "weight must lie in [0, 1]"),
+                                (#"{"training": {"distillation": {"temperature": 0}}}"#, "temperature must be positive"),
+                                (#"{"training": {"distillation": {"wieght": 0.5}}}"#, "unknown field training.distillation.wieght")] {
+            XCTAssertThrowsError(try MSCGRecRunConfig.decode(Data(json.utf8), source: "c.json")) {
+                XCTAssertTrue("\($0)".contains(message), "\(json): \($0)")
+            }
+        }
+    }
+}
