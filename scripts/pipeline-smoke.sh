@@ -39,7 +39,7 @@ PY
 run distilled.json || fail "distilled run exited with an error"
 [[ "$(stages)" == "prepare: cached sasrec: cached codes-collaborative: cached codes-coarse: cached train-mscgrec: cached evaluate-mscgrec: cached shapley-mscgrec: cached train-tiger-like: cached evaluate-tiger-like: cached train-distilled: running evaluate-distilled: running finished " ]] \
   || fail "distilled run: got '$(stages)'"
-grep -q 'distilling SASRec .*/work/sasrec (weight 0.5, temperature 2.0)' err.txt || fail "the distilled row did not get --teacher WORK/sasrec"
+grep -q 'distilling SASRec .*/work/sasrec (weight 0.5, temperature 2.0, history items excluded)' err.txt || fail "the distilled row did not get --teacher WORK/sasrec"
 grep -q '"teacher" : ".*work.*sasrec"' work/models/distilled/config.json || fail "the distilled run does not record its teacher"
 grep -q '^| Distilled |' work/results.md || fail "results.md lacks the distilled row"
 

@@ -81,7 +81,7 @@ struct TrainCommand: ParsableCommand {
                + "\(model.positionBias.rawValue) bias, \(model.softmax.rawValue) softmax, mask p \(model.maskProbability); "
                + "batch \(runConfig.training.batchSize), lr \(runConfig.training.learningRate), \(threads) threads; "
                + "products \(Self.precisionNote(runConfig.training.matmulPrecision))"
-               + (runConfig.training.distillation.map { "; distilling SASRec \(teacher ?? "") (weight \($0.weight), temperature \($0.temperature))" } ?? ""))
+               + (runConfig.training.distillation.map { "; distilling SASRec \(teacher ?? "") (weight \($0.weight), temperature \($0.temperature)\($0.excludeHistory ? ", history items excluded" : ""))" } ?? ""))
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
         let started = Date()
         let shouldStop = stopCheck(started: started, maxMinutes: maxMinutes)
