@@ -37,6 +37,10 @@ public struct SoftTargets: Sendable, Equatable {
         precondition(offsets.first == 0 && offsets.last.map(Int.init) == classes.count && weights.count == classes.count,
                      "malformed CSR soft targets")
         precondition(mix >= 0 && mix <= 1, "soft-target mix \(mix) outside [0, 1]")
+        for r in 0..<offsets.count - 1 where offsets[r] < offsets[r + 1] {
+            let sum = weights[Int(offsets[r])..<Int(offsets[r + 1])].reduce(0, +)
+            precondition(abs(sum - 1) < 1e-3, "soft targets of row \(r) sum to \(sum), not 1")
+        }
         self.offsets = offsets; self.classes = classes; self.weights = weights; self.mix = mix
     }
 
