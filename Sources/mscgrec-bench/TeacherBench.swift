@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import Models
 import TensorEngine
+import Training
 
 /// What a distilled MSCGRec learns from (`training.distillation`): a trained SASRec's next-item distribution on the
 /// training positions it was fitted to against held-out validation positions. A teacher much surer of its training
@@ -47,12 +48,8 @@ struct TeacherBench: ParsableCommand {
         var sums = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for start in stride(from: 0, to: examples.count, by: 512) {
             let batch = Array(examples[start..<min(examples.count, start + 512)])
-            var ids = [Int32](repeating: 0, count: batch.count * length)
-            for (row, e) in batch.enumerated() {
-                let recent = e.history.suffix(length), offset = row * length + length - recent.count
-                for (j, item) in recent.enumerated() { ids[offset + j] = item + 1 }
-            }
-            let scores = model.lastPositionScores(ids: ids, batch: batch.count)
+            let padded = SequenceBatches.evaluation(batch, length: length)
+            let scores = model.lastPositionScores(ids: padded.ids, batch: padded.size)
             for (row, e) in batch.enumerated() {
                 let s = UnsafeBufferPointer(start: scores.data + row * n, count: n)
                 let maximum = Double(s.max() ?? 0)
