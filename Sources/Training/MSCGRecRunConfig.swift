@@ -29,7 +29,9 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
     public init() {}
 
     /// Fields that may appear although the defaults leave them out.
-    static let optionalKeys: Set<String> = ["model.modalities", "model.maxHistory", "training.targetsPerUser", "training.distillation"]
+    static let optionalKeys: Set<String> = [
+        "model.modalities", "model.maxHistory", "training.targetsPerUser", "training.distillation", "training.validationUsers",
+    ]
 
     /// Reads `data` (JSON) over the defaults.
     public static func decode(_ data: Data, source: String) throws -> MSCGRecRunConfig {
@@ -39,7 +41,13 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
         }
         guard let user = parsed as? [String: Any] else { throw ConfigError("\(source): the top level must be a JSON object") }
         let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(MSCGRecRunConfig())) as? [String: Any] ?? [:]
-        let merged = try merge(defaults, user, path: "", source: source)
+        var merged = try merge(defaults, user, path: "", source: source)
+        // The one default that depends on another field: a distilled run stops on ranking (see `earlyStopping`).
+        let userTraining = user["training"] as? [String: Any] ?? [:]
+        if userTraining["earlyStopping"] == nil, userTraining["distillation"] != nil, var training = merged["training"] as? [String: Any] {
+            training["earlyStopping"] = MSCGRecTrainingOptions.EarlyStopping.ndcg.rawValue
+            merged["training"] = training
+        }
         do {
             return try JSONDecoder().decode(MSCGRecRunConfig.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch let DecodingError.typeMismatch(type, context), let DecodingError.valueNotFound(type, context) {

@@ -110,7 +110,8 @@ struct TrainCommand: ParsableCommand {
         try weights.write(to: outURL.appendingPathComponent("model.safetensors"))
         let verdict = !state.finished ? "stopped (resumable with --resume)"
             : state.completedEpochs - state.bestEpoch >= runConfig.training.patience ? "early-stopped" : "finished the schedule"
-        let criterion = runConfig.training.earlyStopping == .ndcg ? "validation NDCG@10 (sampled users)" : "validation constrained loss"
+        let criterion = runConfig.training.earlyStopping == .constrainedLoss ? "validation constrained loss"
+            : runConfig.training.validationUsers.map { "validation NDCG@10 (\($0) users)" } ?? "validation NDCG@10"
         let best = runConfig.training.earlyStopping == .ndcg ? state.bestScore ?? .nan : -(state.bestScore ?? .nan)
         stderr(String(format: "%@ after %d epochs; best epoch %d, %@ %.4f, test constrained loss %.4f; peak memory %@; wrote %@",
                       verdict, state.completedEpochs, state.bestEpoch, criterion, best, trainer.testLoss(),

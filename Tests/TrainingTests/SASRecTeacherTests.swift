@@ -141,10 +141,18 @@ final class SASRecTeacherTests: XCTestCase {
         let good = try MSCGRecRunConfig.decode(Data(#"{"training": {"distillation": {"weight": 0.3}}}"#.utf8), source: "c.json")
         XCTAssertEqual(good.training.distillation, DistillationOptions(weight: 0.3, temperature: 1, excludeHistory: true))
         XCTAssertNil(try MSCGRecRunConfig.decode(Data("{}".utf8), source: "c.json").training.distillation)
+        XCTAssertEqual(good.training.earlyStopping, .ndcg, "a distilled run stops on ranking unless told otherwise")
+        XCTAssertNil(good.training.validationUsers, "all validation users")
+        XCTAssertEqual(try MSCGRecRunConfig.decode(Data("{}".utf8), source: "c.json").training.earlyStopping, .constrainedLoss)
+        let explicit = try MSCGRecRunConfig.decode(Data(#"{"training": {"distillation": {}, "earlyStopping": "constrained-loss", "validationUsers": 7}}"#.utf8),
+                                                   source: "c.json")
+        XCTAssertEqual(explicit.training.earlyStopping, .constrainedLoss)
+        XCTAssertEqual(explicit.training.validationUsers, 7)
         for (json, message) in [(#"{"training": {"distillation": {"weight": 1.5}}}"#, "weight must lie in [0, 1]"),
                                 (#"{"training": {"distillation": {"temperature": 0}}}"#, "temperature must be positive"),
                                 (#"{"training": {"distillation": {"wieght": 0.5}}}"#, "unknown field training.distillation.wieght"),
-                                (#"{"training": {"distillation": {"excludeHistory": 1}}}"#, "excludeHistory")] {
+                                (#"{"training": {"distillation": {"excludeHistory": 1}}}"#, "excludeHistory"),
+                                (#"{"training": {"validationUsers": 0}}"#, "validationUsers must be at least 1")] {
             XCTAssertThrowsError(try MSCGRecRunConfig.decode(Data(json.utf8), source: "c.json")) {
                 XCTAssertTrue("\($0)".contains(message), "\(json): \($0)")
             }
