@@ -27,6 +27,8 @@ struct MSCGRecBench: ParsableCommand {
     @Option(help: "Python interpreter with torch and transformers installed.") var python = "python3"
     @Flag(help: "Skip the Python sides.") var noTorch = false
     @Flag(help: "Use the threads inside BLAS (one shard) instead of one data-parallel shard per thread.") var blasThreads = false
+    @Option(help: "A SASRec run of --work: also time distilled steps (the config's training.distillation, else its defaults) to show what scoring the teacher costs.")
+    var teacher: String?
 
     func run() throws {
         Parallelism.setBLASThreads(threads)
@@ -67,6 +69,15 @@ struct MSCGRecBench: ParsableCommand {
             print("ours bfloat16   (this CPU has no AVX512_BF16: training runs float32)")
         }
         print("training default (auto): \(MatmulPrecision.autoDescription)")
+        if let teacher {
+            // The same steps at the training default, now also scoring every item with SASRec per example.
+            var options = runConfig.training
+            options.distillation = options.distillation ?? DistillationOptions()
+            let sasrecTeacher = try SASRecTeacher(model: SASRec.load(runDirectory: URL(fileURLWithPath: teacher)), items: items)
+            let run = try MSCGRecTrainer(dataset: data, config: model, items: items, tree: tree, options: options, teacher: sasrecTeacher).timeSteps(steps)
+            let rate = Double(run.samples) / run.seconds, plain = MatmulPrecision.effective(.auto) == .bfloat16 ? bfloat16Rate ?? oursRate : oursRate
+            print(String(format: "ours distilled  %8.0f samples/s (default products) | the teacher costs %.0f%% of a distilled step", rate, 100 * (1 - rate / plain)))
+        }
         guard !noTorch else { return }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../scripts/bench_torch_mscgrec.py").standardized
