@@ -44,6 +44,7 @@ struct MSCGRecBench: ParsableCommand {
         func timed(_ precision: MatmulPrecision) throws -> (seconds: Double, samples: Int, shapes: [(items: Int, rows: Int)]) {
             var options = runConfig.training
             options.matmulPrecision = precision
+            options.distillation = nil   // the plain steps; `--teacher` times the distilled ones
             return try MSCGRecTrainer(dataset: data, config: model, items: items, tree: tree, options: options).timeSteps(steps)
         }
         let ours = try timed(.float32)
