@@ -70,14 +70,15 @@ struct MSCGRecBench: ParsableCommand {
             print("ours bfloat16   (this CPU has no AVX512_BF16: training runs float32)")
         }
         print("training default (auto): \(MatmulPrecision.autoDescription)")
+        let best = MatmulPrecision.effective(.auto) == .bfloat16 ? bfloat16Rate ?? oursRate : oursRate
         if let teacher {
             // The same steps at the training default, now also scoring every item with SASRec per example.
             var options = runConfig.training
             options.distillation = options.distillation ?? DistillationOptions()
             let sasrecTeacher = try SASRecTeacher(model: SASRec.load(runDirectory: URL(fileURLWithPath: teacher)), items: items)
             let run = try MSCGRecTrainer(dataset: data, config: model, items: items, tree: tree, options: options, teacher: sasrecTeacher).timeSteps(steps)
-            let rate = Double(run.samples) / run.seconds, plain = MatmulPrecision.effective(.auto) == .bfloat16 ? bfloat16Rate ?? oursRate : oursRate
-            print(String(format: "ours distilled  %8.0f samples/s (default products) | the teacher costs %.0f%% of a distilled step", rate, 100 * (1 - rate / plain)))
+            let rate = Double(run.samples) / run.seconds
+            print(String(format: "ours distilled  %8.0f samples/s (default products) | the teacher costs %.0f%% of a distilled step", rate, 100 * (1 - rate / best)))
         }
         guard !noTorch else { return }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -89,7 +90,6 @@ struct MSCGRecBench: ParsableCommand {
               let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let reference = json["reference_samples_per_second"] as? Double, let hf = json["hf_t5_samples_per_second"] as? Double
         else { throw ValidationError("PyTorch MSCGRec benchmark printed no result") }
-        let best = MatmulPrecision.effective(.auto) == .bfloat16 ? bfloat16Rate ?? oursRate : oursRate
         print(String(format: "torch reference %8.0f samples/s | ours/reference speed %.2f float32, %.2f default", reference, oursRate / reference, best / reference))
         if let autocast = json["reference_bf16_samples_per_second"] as? Double {
             print(String(format: "torch autocast  %8.0f samples/s (bfloat16) | ours default/autocast speed %.2f", autocast, best / autocast))
