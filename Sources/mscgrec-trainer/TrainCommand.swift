@@ -49,7 +49,7 @@ struct TrainCommand: ParsableCommand {
         let model = try runConfig.resolve(available: try MSCGRecWorkData.availableModalities(work: work), datasetMaxHistory: dataset.maxHistory)
         if (teacher == nil) != (runConfig.training.distillation == nil) {
             throw ValidationError(teacher == nil ? "training.distillation in --config needs --teacher SASREC_RUN"
-                                                 : "--teacher needs training.distillation in --config (e.g. {\"training\": {\"distillation\": {\"weight\": 0.5}}})")
+                                                 : "--teacher needs training.distillation in --config (e.g. {\"training\": {\"distillation\": {\"weight\": 0.8}}})")
         }
         let teacherURL = teacher.map { URL(fileURLWithPath: $0).standardizedFileURL }
         let record = MSCGRecRunRecord(model: model, training: runConfig.training, dataset: dataset.info.name, items: dataset.itemCount,
