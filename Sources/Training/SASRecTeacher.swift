@@ -17,8 +17,11 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
     /// tied item embeddings puts about 40% of its mass on items already in the history (its top item is one 83–92% of
     /// the time on Beauty and Scientific, `mscgrec-bench teacher`), while these datasets' targets are never repeats.
     public var excludeHistory = true
-    public init(weight: Float = 0.8, temperature: Float = 1, excludeHistory: Bool = true) {
-        self.weight = weight; self.temperature = temperature; self.excludeHistory = excludeHistory
+    /// An argument left out keeps the default above (one place for each default).
+    public init(weight: Float? = nil, temperature: Float? = nil, excludeHistory: Bool? = nil) {
+        if let weight { self.weight = weight }
+        if let temperature { self.temperature = temperature }
+        if let excludeHistory { self.excludeHistory = excludeHistory }
     }
 
     public init(from decoder: Decoder) throws {
