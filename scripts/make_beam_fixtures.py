@@ -2,7 +2,7 @@
 
 The tiny two-modality model of make_mscgrec_fixtures.py (split bias), with two output columns made equal so that two
 root children tie exactly, a tree where some prefixes have a single child, histories of different lengths (one empty),
-and exclusion sets. Expected items, scores and codes come from mscgrec_reference.beam_search (float64, no cache).
+and exclusion sets, some covering whole prefixes (no beam may be kept on those). Expected items, scores and codes come from mscgrec_reference.beam_search (float64, no cache).
 
 Run: python3 scripts/make_beam_fixtures.py   (torch==2.13.0, safetensors)
 """
@@ -20,7 +20,9 @@ from safetensors.torch import save_file  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Tests", "GenerationTests", "Fixtures")
 HISTORIES = [[3, 2, 8], [4], [5, 1], [0, 6, 7], [9, 0, 1, 2, 6], []]
-EXCLUDE = [[1, 4], [], [3], [], [5, 9], []]
+# User 3 excludes every item under level-1 code 0 (items 0, 1, 5: the model's favourites), user 4 every item under
+# prefix (0, 0) (items 0, 5).
+EXCLUDE = [[1, 4], [], [3], [0, 1, 5], [0, 5], []]
 BEAMS, RESULTS = 4, 3
 
 
@@ -56,6 +58,11 @@ def main():
                 items.append([f[0] for f in found])
                 scores.append([f[1] for f in found])
                 codes.append([f[2] for f in found])
+            if exclude:   # the fixture must tell pruning whole prefixes from dropping excluded items at the end only
+                late = [[f[0] for f in beam_search(model, tokens_for(h), None, children, BEAMS, RESULTS, exclude=set(exclude[u]),
+                                                   leaf_items=leaf_items, prune_excluded=False)] for u, h in enumerate(HISTORIES)]
+                assert late != items, "no user's answer depends on pruning excluded prefixes"
+                print("last-level exclusion only:", late)
             out[f"{kind}.items"] = torch.tensor(items, dtype=torch.int32)
             out[f"{kind}.scores"] = torch.tensor(scores, dtype=torch.float32)
             out[f"{kind}.codes"] = torch.tensor(codes, dtype=torch.int32)
@@ -63,7 +70,7 @@ def main():
     out.update({"text_codes": torch.tensor(TEXT, dtype=torch.int32), "text_present": torch.tensor(TEXT_PRESENT, dtype=torch.int32),
                 "collab_codes": torch.tensor(COLLAB, dtype=torch.int32), "collab_present": torch.tensor(COLLAB_PRESENT, dtype=torch.int32),
                 "histories": torch.tensor([[-1] * (5 - len(h)) + h for h in HISTORIES], dtype=torch.int32),
-                "exclude": torch.tensor([[-1] * (2 - len(e)) + e for e in EXCLUDE], dtype=torch.int32)})
+                "exclude": torch.tensor([[-1] * (3 - len(e)) + e for e in EXCLUDE], dtype=torch.int32)})
     tensors = {k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in out.items()}
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, "beam_search.safetensors")

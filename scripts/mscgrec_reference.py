@@ -225,15 +225,20 @@ def loss(logits, labels, allowed=None):
     return F.cross_entropy(logits, labels)
 
 
-def beam_search(model, tokens, padding, children, beams, results, exclude=None, leaf_items=None):
+def beam_search(model, tokens, padding, children, beams, results, exclude=None, leaf_items=None, prune_excluded=True):
     """Straightforward constrained beam search for one user (no cache: the decoder reruns on the whole prefix).
 
     tokens [1, S]; children: {prefix tuple: sorted next codes}; leaf_items: {full code tuple: item}; exclude: items
-    removed at the last level. Beams are scored by the sum of log-softmaxes restricted to each prefix's children
-    (eq. 6); ties go to the earlier beam, then the smaller code. Returns [(item, score, codes)], best first.
+    never returned: no beam is kept on a prefix all of whose items are excluded (the excluded items still count in
+    each log-softmax). Beams are scored by the sum of log-softmaxes restricted to each prefix's children (eq. 6); ties
+    go to the earlier beam, then the smaller code. Returns [(item, score, codes)], best first. prune_excluded=False
+    drops excluded items at the last level only (the earlier behaviour; the fixture checks the two differ).
     """
     lay = model.layout
     t_index, levels = lay.target, lay.target_levels
+    # The prefixes (every length) of the items that may be returned.
+    allowed_prefixes = {codes[:k] for codes, item in (leaf_items or {}).items() if not (exclude and item in exclude)
+                        for k in range(1, levels + 1)}
     encoded = model.encode(tokens, padding)
     current = [((), 0.0)]
     for t in range(levels):
@@ -246,7 +251,7 @@ def beam_search(model, tokens, padding, children, beams, results, exclude=None, 
             logp = z - torch.logsumexp(z, 0)
             for c, lp in zip(allowed, logp.tolist()):
                 codes = prefix + (c,)
-                if t == levels - 1 and exclude and leaf_items[codes] in exclude:
+                if exclude and codes not in allowed_prefixes and (prune_excluded or t == levels - 1):
                     continue
                 candidates.append((score + lp, b, c, codes))
         candidates.sort(key=lambda x: (-x[0], x[1], x[2]))

@@ -25,6 +25,8 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
     let outputRows: [Float]
     /// Per tree node: the path below it is one chain to a leaf (its codes and score are known without decoding).
     let determined: [Bool]
+    /// Per tree node its parent (−1 for the root), and per item its leaf (−1 without one): for `excludedNodes`.
+    let parent: [Int32], leafOfItem: [Int32]
 
     public init(model: MSCGRec, items: ItemTokens, tree: PrefixTree) {
         precondition(tree.depth == model.layout.targetLevels, "tree depth \(tree.depth) vs \(model.layout.targetLevels) target levels")
@@ -41,11 +43,37 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
             determined[node] = tree.isLeaf(Int32(node)) || (children.count == 1 && determined[Int(children.lowerBound)])
         }
         self.determined = determined
+        var parent = [Int32](repeating: -1, count: tree.nodeCount), leafOfItem = [Int32](repeating: -1, count: tree.itemCount)
+        for node in 0..<Int32(tree.nodeCount) {
+            for child in tree.children(of: node) { parent[Int(child)] = node }
+            if let item = tree.item(ofLeaf: node) { leafOfItem[Int(item)] = node }
+        }
+        self.parent = parent; self.leafOfItem = leafOfItem
+    }
+
+    /// The nodes every leaf below which is an excluded item: a beam there can only end on an excluded item, so the
+    /// search never keeps one, and the width goes to items it may return (K results whenever K others exist).
+    func excludedNodes(_ items: Set<Int32>) -> Set<Int32> {
+        var excluded = Set<Int32>(), excludedChildren: [Int32: Int] = [:]
+        for item in items where item >= 0 && Int(item) < leafOfItem.count && leafOfItem[Int(item)] >= 0 {
+            var node = leafOfItem[Int(item)]
+            excluded.insert(node)
+            // Climb while the parent's last live child has just gone.
+            while node != PrefixTree.root {
+                let up = parent[Int(node)]
+                excludedChildren[up, default: 0] += 1
+                guard excludedChildren[up]! == tree.children(of: up).count else { break }
+                excluded.insert(up)
+                node = up
+            }
+        }
+        return excluded
     }
 
     /// The top `results` items for every history (item indices, oldest first; the most recent `maxHistory` are read),
-    /// best first, ties broken by beam order then code. `exclude[u]` (when given) removes those items at the last
-    /// level, so the beam fills with others. Users are spread over the engine's workers, BLAS single-threaded in each.
+    /// best first, ties broken by beam order then code. `exclude[u]` (when given) removes those items: no beam is kept
+    /// on a prefix under which every item is excluded, so the beam fills with others (scores stay the model's
+    /// log-probabilities: the excluded items still count in each log-softmax). Users are spread over the engine's workers, BLAS single-threaded in each.
     public func recommend(histories: [[Int32]], beams: Int = 20, results: Int = 10, exclude: [Set<Int32>]? = nil,
                           usersPerBatch: Int = 64) -> [[Recommendation]] {
         precondition(beams >= 1 && (1...beams).contains(results), "need 1 ≤ results ≤ beams, got \(results) of \(beams)")
@@ -93,6 +121,7 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                 return [Beam(node: PrefixTree.root, score: 0, codes: [], row: rootOpen ? openRows : -1)]
             }
             let target = model.layout.targetIndex
+            let excluded = exclude.map { $0.map(excludedNodes) } ?? [Set<Int32>](repeating: [], count: users)
             // Scratch arrays reused by every step (the tensors come from the engine's buffer pool).
             var candidates: [Candidate] = [], best: [Candidate] = []
             candidates.reserveCapacity(width * 32); best.reserveCapacity(width + 1)
@@ -116,10 +145,9 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                     candidates.removeAll(keepingCapacity: true)
                     for (b, beam) in beams[u].enumerated() {
                         let children = tree.children(of: beam.node)
-                        let last = t == levels - 1
                         if beam.row < 0 || children.count == 1 {
                             let child = children.lowerBound
-                            if last, let exclude, let item = tree.item(ofLeaf: child), exclude[u].contains(item) { continue }
+                            if excluded[u].contains(child) { continue }
                             candidates.append((beam.score, Int32(b), child))
                             continue
                         }
@@ -127,8 +155,7 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                         for child in children { logits.append(logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child))) }
                         let top = logits.max()!
                         let logSum = top + Foundation.log(logits.reduce(Float(0)) { $0 + Foundation.exp($1 - top) })
-                        for (child, z) in zip(children, logits) {
-                            if last, let exclude, let item = tree.item(ofLeaf: child), exclude[u].contains(item) { continue }
+                        for (child, z) in zip(children, logits) where !excluded[u].contains(child) {
                             candidates.append((beam.score + z - logSum, Int32(b), child))
                         }
                     }

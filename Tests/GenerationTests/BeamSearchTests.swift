@@ -9,7 +9,8 @@ import XCTest
 
 /// The cached, batched beam search against the straightforward PyTorch one (scripts/make_beam_fixtures.py) on the
 /// same weights: same items in the same order, scores within float32 tolerance; an exact tie at the first level, a tree
-/// with single-child prefixes, histories of different lengths (one empty), and history exclusion.
+/// with single-child prefixes, histories of different lengths (one empty), and exclusion sets that cover whole prefixes
+/// (dropping excluded items only at the last level gives other answers there: the fixture script checks).
 final class BeamSearchTests: XCTestCase {
     func load() throws -> (SafeTensors, ConstrainedBeamSearch, [[Int32]], [Set<Int32>]) {
         let f = try loadFixture("beam_search.safetensors", in: Bundle.module)
