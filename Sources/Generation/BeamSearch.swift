@@ -73,7 +73,8 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
     /// The top `results` items for every history (item indices, oldest first; the most recent `maxHistory` are read),
     /// best first, ties broken by beam order then code. `exclude[u]` (when given) removes those items: no beam is kept
     /// on a prefix under which every item is excluded, so the beam fills with others (scores stay the model's
-    /// log-probabilities: the excluded items still count in each log-softmax). Users are spread over the engine's workers, BLAS single-threaded in each.
+    /// log-probabilities: the excluded items still count in each log-softmax). Users are spread over the engine's
+    /// workers, BLAS single-threaded in each.
     public func recommend(histories: [[Int32]], beams: Int = 20, results: Int = 10, exclude: [Set<Int32>]? = nil,
                           usersPerBatch: Int = 64) -> [[Recommendation]] {
         precondition(beams >= 1 && (1...beams).contains(results), "need 1 ≤ results ≤ beams, got \(results) of \(beams)")
