@@ -2,7 +2,8 @@
 
 The tiny two-modality model of make_mscgrec_fixtures.py (split bias), with two output columns made equal so that two
 root children tie exactly, a tree where some prefixes have a single child, histories of different lengths (one empty),
-and exclusion sets, some covering whole prefixes (no beam may be kept on those). Expected items, scores and codes come from mscgrec_reference.beam_search (float64, no cache).
+and exclusion sets, some covering whole prefixes (no beam may be kept on those). Expected items, scores and codes
+come from mscgrec_reference.beam_search (float64, no cache).
 
 Run: python3 scripts/make_beam_fixtures.py   (torch==2.13.0, safetensors)
 """
