@@ -145,12 +145,19 @@ public struct MSCGRec {
         return y.linear(outputProjection).reshaped([batch * length, layout.classCount])
     }
 
-    /// Teacher-forced logits [B·Lt, C] of a batch.
+    /// Teacher-forced logits [R·Lt, C] of a batch's R decoded rows (R = B without extra paths).
     public func logits(_ batch: MSCGRecBatch, dropout: DropoutContext? = nil) -> Tensor {
         let encoded = encode(tokens: batch.encoderTokens, batch: batch.size, items: batch.items, padding: batch.padding,
                              dropout: dropout)
-        return decode(encoded: encoded, padding: batch.padding, decoderTokens: batch.decoderTokens, batch: batch.size,
-                      dropout: dropout)
+        guard let sources = batch.decoderSources else {
+            return decode(encoded: encoded, padding: batch.padding, decoderTokens: batch.decoderTokens, batch: batch.size,
+                          dropout: dropout)
+        }
+        // Rows gathered (gradients summed back) so a history encoded once serves each of its decoded paths.
+        let (s, d) = (encoded.shape[1], encoded.shape[2])
+        let rows = embedding(encoded.reshaped([batch.size, s * d]), indices: sources, indexShape: [sources.count]).reshaped([sources.count, s, d])
+        let padding = batch.padding.map { p in sources.flatMap { p[Int($0) * s..<(Int($0) + 1) * s] } }
+        return decode(encoded: rows, padding: padding, decoderTokens: batch.decoderTokens, batch: sources.count, dropout: dropout)
     }
 
     /// Mean cross-entropy over every target code of the batch: constrained to `allowed` (eq. 6; rows from the target

@@ -11,8 +11,33 @@ public struct MSCGRecBatch: Sendable {
     public var padding: [Float]?
     public var decoderTokens: [Int32]       // [B, Lt]; empty without targets
     public var labels: [Int32]              // [B·Lt] output classes; empty without targets
-    /// The targets' codes, one row of Lt per batch row (for the prefix tree's allowed sets).
+    /// The targets' codes, one row of Lt per decoded row (for the prefix tree's allowed sets).
     public var targetCodes: [[Int32]]
+    /// The encoder row each decoded row reads, when some histories decode more than one path (distillation's extra
+    /// paths, appended after the B rows of the targets); nil: decoded row r reads encoder row r.
+    public var decoderSources: [Int32]? = nil
+
+    /// Decoded rows: B, or more with extra paths.
+    public var decodedRows: Int { decoderSources?.count ?? size }
+
+    /// Appends decoded rows: `codes` (Lt each) read encoder row `source`; labels of the levels before `firstLevel` are
+    /// −1 (not trained).
+    public mutating func appendPath(source: Int, codes: ArraySlice<Int32>, firstLevel: Int, layout: TokenLayout) {
+        precondition(source >= 0 && source < size, "extra path of encoder row \(source), the batch has \(size)")
+        let c = Array(codes), l = layout.targetLevels
+        precondition(c.count == l, "an extra path of \(c.count) codes, the target modality has \(l) levels")
+        if decoderSources == nil { decoderSources = (0..<size).map(Int32.init) }
+        decoderSources!.append(Int32(source))
+        appendDecodedRow(c, firstLevel: firstLevel, layout: layout)
+    }
+
+    /// One decoded row: PAD as the start token, then the first Lt − 1 codes as tokens; the codes as labels.
+    mutating func appendDecodedRow(_ codes: [Int32], firstLevel: Int = 0, layout: TokenLayout) {
+        targetCodes.append(codes)
+        decoderTokens.append(TokenLayout.pad)
+        for level in 0..<(codes.count - 1) { decoderTokens.append(layout.token(modality: layout.targetIndex, level: level, code: codes[level])) }
+        for level in codes.indices { labels.append(level < firstLevel ? -1 : codes[level] + layout.classOffsets[level]) }
+    }
 }
 
 /// Every item's encoder block (all modalities' codes as tokens, MASK where the item lacks a modality) and its target
@@ -115,18 +140,9 @@ public struct ItemTokens: Sendable {
             }
             tokens[r * s + s - 1] = TokenLayout.eos
         }
-        var decoderTokens: [Int32] = [], labels: [Int32] = [], codes: [[Int32]] = []
-        if let targets {
-            let l = layout.targetLevels, t = layout.targetIndex
-            for target in targets {
-                let c = Array(targetCodes(ofItem: Int(target)))
-                codes.append(c)
-                decoderTokens.append(TokenLayout.pad)
-                for level in 0..<(l - 1) { decoderTokens.append(layout.token(modality: t, level: level, code: c[level])) }
-                for level in 0..<l { labels.append(c[level] + layout.classOffsets[level]) }
-            }
-        }
-        return MSCGRecBatch(size: rows.count, items: items, encoderTokens: tokens, padding: padded ? padding : nil,
-                            decoderTokens: decoderTokens, labels: labels, targetCodes: codes)
+        var batch = MSCGRecBatch(size: rows.count, items: items, encoderTokens: tokens, padding: padded ? padding : nil,
+                                 decoderTokens: [], labels: [], targetCodes: [])
+        for target in targets ?? [] { batch.appendDecodedRow(Array(targetCodes(ofItem: Int(target))), layout: layout) }
+        return batch
     }
 }

@@ -224,13 +224,19 @@ public final class MSCGRecTrainer {
     func step(_ examples: [MSCGRecExample], optimizer: AdamW, dropouts: [DropoutContext], masking: inout SeededGenerator) -> Double {
         let count = max(1, min(dropouts.count, examples.count / 16))
         let slices = (0..<count).map { s in examples[examples.count * s / count..<examples.count * (s + 1) / count] }
-        let parts = slices.map { slice in
-            items.batch(histories: slice.map(history), targets: slice.map(target), maxHistory: config.maxHistory,
-                        maskProbability: config.maskProbability, rng: &masking)
+        let taught = slices.map { slice in
+            options.distillation.flatMap { d in teacher?.targets(histories: slice.map(history), targets: slice.map(target), options: d) }
         }
-        let soft = slices.map { slice in
-            options.distillation.flatMap { d in teacher?.softTargets(histories: slice.map(history), targets: slice.map(target), options: d) }
+        let parts = zip(slices, taught).map { slice, taught in
+            var part = items.batch(histories: slice.map(history), targets: slice.map(target), maxHistory: config.maxHistory,
+                                   maskProbability: config.maskProbability, rng: &masking)
+            for path in taught?.extraPaths ?? [] {
+                part.appendPath(source: path.example, codes: items.targetCodes(ofItem: Int(path.item)), firstLevel: path.firstNewLevel,
+                                layout: items.layout)
+            }
+            return part
         }
+        let soft = taught.map { $0?.soft }
         let total = Float(examples.count)
         let loss = shardedGradients(shards: count, parameters: optimizer.parameters) { s in
             let part = parts[s]

@@ -17,21 +17,29 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
     /// tied item embeddings puts about 40% of its mass on items already in the history (its top item is one 83–92% of
     /// the time on Beauty and Scientific, `mscgrec-bench teacher`), while these datasets' targets are never repeats.
     public var excludeHistory = true
+    /// Also decode the paths of the teacher's N most probable other items (not the target, not in the history), each
+    /// with the same blend of its own code and the teacher's q_l. The observed path alone only teaches the decoder's
+    /// distributions under the target's prefixes; the beam search also weighs the children of the prefixes the
+    /// teacher ranks next. Levels whose prefix is the target's repeat the target's rows and are left out.
+    public var extraPaths = 0
     /// An argument left out keeps the default above (one place for each default).
-    public init(weight: Float? = nil, temperature: Float? = nil, excludeHistory: Bool? = nil) {
+    public init(weight: Float? = nil, temperature: Float? = nil, excludeHistory: Bool? = nil, extraPaths: Int? = nil) {
         if let weight { self.weight = weight }
         if let temperature { self.temperature = temperature }
         if let excludeHistory { self.excludeHistory = excludeHistory }
+        if let extraPaths { self.extraPaths = extraPaths }
     }
 
     public init(from decoder: Decoder) throws {
         for key in try decoder.container(keyedBy: AnyKey.self).allKeys where CodingKeys(stringValue: key.stringValue) == nil {
-            throw ConfigError("unknown field training.distillation.\(key.stringValue) (known: excludeHistory, temperature, weight)")
+            throw ConfigError("unknown field training.distillation.\(key.stringValue) (known: excludeHistory, extraPaths, temperature, weight)")
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? weight
         temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? temperature
         excludeHistory = try c.decodeIfPresent(Bool.self, forKey: .excludeHistory) ?? excludeHistory
+        extraPaths = try c.decodeIfPresent(Int.self, forKey: .extraPaths) ?? extraPaths
+        guard (0...16).contains(extraPaths) else { throw ConfigError("training.distillation.extraPaths must lie in 0…16, not \(extraPaths)") }
         guard weight >= 0, weight <= 1 else { throw ConfigError("training.distillation.weight must lie in [0, 1], not \(weight)") }
         guard temperature > 0, temperature.isFinite else { throw ConfigError("training.distillation.temperature must be positive, not \(temperature)") }
     }
@@ -75,29 +83,71 @@ public struct SASRecTeacher {
         positionInOrder = positions
     }
 
-    /// Soft targets for a batch, rows in the order of `MSCGRecBatch.labels` (example-major, level-minor).
+    /// Soft targets for a batch, rows in the order of `MSCGRecBatch.labels` (example-major, level-minor), then the
+    /// rows of `targets(…).extraPaths` when `options.extraPaths` > 0.
     /// `histories` hold item indices (SASRec sees at most its `maxLength` most recent); `targets` the observed items.
     public func softTargets(histories: [ArraySlice<Int32>], targets: [Int32], options: DistillationOptions) -> SoftTargets {
+        self.targets(histories: histories, targets: targets, options: options).soft
+    }
+
+    /// A path decoded besides the observed one: `example`'s teacher-ranked `item`; its levels up to `firstNewLevel`
+    /// share the target's prefix (same rows as the target's), so only the later ones are trained.
+    public struct ExtraPath: Equatable, Sendable {
+        public let example: Int, item: Int32, firstNewLevel: Int
+    }
+
+    public struct Targets {
+        /// Every target's rows (example-major, level-minor), then every extra path's (empty before its `firstNewLevel`).
+        public let soft: SoftTargets
+        public let extraPaths: [ExtraPath]
+    }
+
+    public func targets(histories: [ArraySlice<Int32>], targets: [Int32], options: DistillationOptions) -> Targets {
         precondition(histories.count == targets.count, "\(histories.count) histories, \(targets.count) targets")
         let scores = itemScores(histories)
         let n = model.config.items
-        var rows = [LevelDistributions](repeating: LevelDistributions(), count: targets.count)
+        var rows = [(own: LevelDistributions, extra: [(ExtraPath, LevelDistributions)])](repeating: (LevelDistributions(), []), count: targets.count)
         rows.withUnsafeMutableBufferPointer { out in
             Parallelism.forEachChunk(targets.count, grain: 8) { range in
                 var probabilities = [Float](repeating: 0, count: order.count)
                 for r in range {
                     let row = UnsafeBufferPointer(start: scores.data + r * n, count: n)
-                    out[r] = levelDistributions(scores: row, target: targets[r], temperature: options.temperature,
-                                                excluding: options.excludeHistory ? histories[r] : [], scratch: &probabilities)
+                    itemProbabilities(scores: row, temperature: options.temperature, target: targets[r],
+                                      excluding: options.excludeHistory ? histories[r] : [], into: &probabilities)
+                    out[r].own = levelDistributions(probabilities, along: targets[r])
+                    for item in mostProbable(options.extraPaths, probabilities, except: targets[r], history: histories[r]) {
+                        let first = (0..<levels).first { paths[Int(item) * levels + $0] != paths[Int(targets[r]) * levels + $0] } ?? levels
+                        var levelRows = levelDistributions(probabilities, along: item)
+                        levelRows.dropLevels(through: first)
+                        out[r].extra.append((ExtraPath(example: r, item: item, firstNewLevel: first + 1), levelRows))
+                    }
                 }
             }
         }
         var offsets: [Int32] = [0], classes: [Int32] = [], weights: [Float] = []
-        for row in rows {
+        func append(_ row: LevelDistributions) {
             for end in row.levelEnds { offsets.append(Int32(classes.count + end)) }
             classes += row.classes; weights += row.weights
         }
-        return SoftTargets(offsets: offsets, classes: classes, weights: weights, mix: options.weight)
+        for row in rows { append(row.own) }
+        var extra: [ExtraPath] = []
+        for row in rows { for (path, levelRows) in row.extra { append(levelRows); extra.append(path) } }
+        return Targets(soft: SoftTargets(offsets: offsets, classes: classes, weights: weights, mix: options.weight), extraPaths: extra)
+    }
+
+    /// The `count` items of highest probability other than `target` and the history's items (in the order of
+    /// `order` among equals), most probable first.
+    func mostProbable(_ count: Int, _ probabilities: [Float], except target: Int32, history: ArraySlice<Int32>) -> [Int32] {
+        guard count > 0 else { return [] }
+        var best: [(p: Float, j: Int)] = []
+        for (j, p) in probabilities.enumerated() where p > 0 && order[j] != target {
+            guard best.count < count || p > best[best.count - 1].p else { continue }
+            guard !history.contains(order[j]) else { continue }
+            let at = best.firstIndex { p > $0.p } ?? best.count
+            best.insert((p, j), at: at)
+            if best.count > count { best.removeLast() }
+        }
+        return best.map { order[$0.j] }
     }
 
     /// SASRec's scores of every item after each history: [B, n].
@@ -115,12 +165,20 @@ public struct SASRecTeacher {
     /// end at `levelEnds[l]`.
     struct LevelDistributions {
         var classes: [Int32] = [], weights: [Float] = [], levelEnds: [Int] = []
+
+        /// Levels 0…`level` become empty rows (the cross-entropy skips them).
+        mutating func dropLevels(through level: Int) {
+            guard level >= 0 else { return }
+            let cut = levelEnds[min(level, levelEnds.count - 1)]
+            classes.removeSubrange(..<cut); weights.removeSubrange(..<cut)
+            levelEnds = levelEnds.map { max(0, $0 - cut) }
+        }
     }
 
-    /// Level by level along `target`'s path, from the teacher's scores of every item; the `excluded` items other than
-    /// the target get no mass.
-    func levelDistributions(scores: UnsafeBufferPointer<Float>, target: Int32, temperature: Float, excluding excluded: ArraySlice<Int32>,
-                            scratch probabilities: inout [Float]) -> LevelDistributions {
+    /// The teacher's unnormalised p over `order` (exp of the scores at `temperature`, shifted by their maximum); the
+    /// `excluded` items other than the target get no mass.
+    func itemProbabilities(scores: UnsafeBufferPointer<Float>, temperature: Float, target: Int32, excluding excluded: ArraySlice<Int32>,
+                           into probabilities: inout [Float]) {
         var maximum = scores[Int(target)]
         for item in order { maximum = max(maximum, scores[Int(item)]) }
         for (j, item) in order.enumerated() { probabilities[j] = Foundation.exp((scores[Int(item)] - maximum) / temperature) }
@@ -128,10 +186,14 @@ public struct SASRecTeacher {
             let j = positionInOrder[Int(item)]
             if j >= 0 { probabilities[Int(j)] = 0 }
         }
+    }
+
+    /// Level by level along `item`'s path: each prefix's children and their shares of the prefix's mass.
+    func levelDistributions(_ probabilities: [Float], along item: Int32) -> LevelDistributions {
         var out = LevelDistributions()
         var (lo, hi) = (0, order.count)
         for level in 0..<levels {
-            let observed = paths[Int(target) * levels + level]
+            let observed = paths[Int(item) * levels + level]
             let start = out.classes.count
             var total = 0.0, next = (lo, lo), j = lo
             while j < hi {
@@ -141,7 +203,7 @@ public struct SASRecTeacher {
                 if code == observed { next = (runStart, j) }
                 out.classes.append(code + classOffsets[level]); out.weights.append(Float(mass)); total += mass
             }
-            precondition(next.1 > next.0, "target item \(target) has no code path among the items with the target modality")
+            precondition(next.1 > next.0, "item \(item) has no code path among the items with the target modality")
             if total > 0 {
                 for k in start..<out.weights.count { out.weights[k] = Float(Double(out.weights[k]) / total) }
             } else {   // every child's probability underflowed: this level keeps its observed code alone

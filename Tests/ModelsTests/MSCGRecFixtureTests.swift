@@ -96,6 +96,47 @@ final class MSCGRecFixtureTests: XCTestCase {
         }
     }
 
+    /// An extra decoded path (distillation's) reads its history's encoder row: loss and every gradient equal those of
+    /// a batch that repeats the history as a row of its own, with the same levels left untrained.
+    func testExtraDecodedPathsEqualARepeatedHistory() throws {
+        let c = try load("mscgrec_split")
+        let f = c.file
+        let items = try ItemTokens(layout: c.model.layout, modalities: [
+            (try f.indices("text_codes"), try f.ints("text_present").map { $0 != 0 }),
+            (try f.indices("collab_codes"), try f.ints("collab_present").map { $0 != 0 }),
+        ])
+        let histories = try f.indices("histories"), width = try f.shape("histories")[1]
+        let rows = stride(from: 0, to: histories.count, by: width).map { Array(histories[$0..<$0 + width].filter { $0 >= 0 }) }
+        let targets = try f.indices("targets")
+        let extra: [(row: Int, item: Int32, firstLevel: Int)] = [(1, 7, 1), (0, 3, 0), (1, 9, 2)]
+        var rng = SeededGenerator(seed: 1)
+        var gathered = items.batch(histories: rows, targets: targets, maxHistory: c.config.maxHistory, rng: &rng)
+        for e in extra {
+            gathered.appendPath(source: e.row, codes: items.targetCodes(ofItem: Int(e.item)), firstLevel: e.firstLevel, layout: items.layout)
+        }
+        XCTAssertEqual(gathered.decodedRows, rows.count + extra.count)
+        var repeated = items.batch(histories: rows + extra.map { rows[$0.row] }, targets: targets + extra.map(\.item),
+                                   maxHistory: c.config.maxHistory, rng: &rng)
+        let l = items.layout.targetLevels
+        for (k, e) in extra.enumerated() {
+            for level in 0..<e.firstLevel { repeated.labels[(rows.count + k) * l + level] = -1 }
+        }
+        XCTAssertEqual(gathered.labels, repeated.labels)
+        XCTAssertTrue(gathered.labels.contains(-1))
+        func lossAndGradients(_ batch: MSCGRecBatch) -> (Float, [[Float]]) {
+            for p in c.model.parameters { p.grad = nil }
+            let loss = c.model.loss(batch, allowed: nil)
+            loss.backward()
+            return (loss.item, c.model.parameters.map { $0.grad?.scalars ?? [] })
+        }
+        let (a, da) = lossAndGradients(gathered), (b, db) = lossAndGradients(repeated)
+        XCTAssertEqual(a, b, accuracy: 1e-5)
+        for ((name, _), (x, y)) in zip(c.model.namedParameters, zip(da, db)) {
+            XCTAssertEqual(x.count, y.count, name)
+            for (u, v) in zip(x, y) where abs(u - v) > 1e-5 + 1e-4 * abs(v) { XCTFail("\(name): \(u) vs \(v)"); break }
+        }
+    }
+
     func testWeightsRoundTripAndMismatchedConfigIsRefusedWithTheTensorName() throws {
         let c = try load("mscgrec_split")
         let reloaded = try MSCGRec(c.config, weights: c.model.weights())

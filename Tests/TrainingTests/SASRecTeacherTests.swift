@@ -132,9 +132,61 @@ final class SASRecTeacherTests: XCTestCase {
         XCTAssertLessThan(full.validationLoss(), 0.85 * start, "the distilled student learns the ring too: \(start) → \(full.validationLoss())")
         XCTAssertLessThan(plain.validationLoss(), 0.7 * start)
 
+        // With the teacher's next item decoded too, training still follows the teacher (the rows it adds are its own).
+        var withPaths = plain.options
+        withPaths.distillation = DistillationOptions(weight: 1, extraPaths: 2)
+        let paths = try MSCGRecTrainer(dataset: plain.dataset, config: plain.config, items: plain.items, tree: plain.tree,
+                                       options: withPaths, teacher: teacher)
+        _ = try paths.train()
+        XCTAssertLessThan(crossEntropyToTeacher(paths), crossEntropyToTeacher(plain), "extra paths vs hard-target student, against the teacher")
+
         let zero = try distilled(0)
         _ = try zero.train()
         XCTAssertEqual(zero.validationLoss(), plain.validationLoss(), accuracy: 1e-9)
+    }
+
+    /// `extraPaths`: the teacher's most probable other items (outside the history), ranked by its scores here; their
+    /// rows follow the targets' and are what the teacher gives along their own paths, empty where the prefix is the
+    /// target's.
+    func testExtraPathsAreTheTeachersNextItemsWithTheirOwnRowsBeyondTheSharedPrefix() throws {
+        let (items, _, paths) = try catalog()
+        let sasrec = SASRec(SASRecConfig(items: 40, dim: 16, layers: 1, heads: 2, maxLength: 6, dropout: 0), seed: 3)
+        let teacher = try SASRecTeacher(model: sasrec, items: items)
+        let histories: [ArraySlice<Int32>] = [[1, 2, 3], [9], [30, 31, 32, 33, 34, 35, 36, 37], [0, 5, 12]]
+        let targets: [Int32] = [4, 6, 39, 11]
+        let plain = teacher.targets(histories: histories, targets: targets, options: DistillationOptions(weight: 0.6))
+        XCTAssertEqual(plain.extraPaths, [])
+        let taught = teacher.targets(histories: histories, targets: targets, options: DistillationOptions(weight: 0.6, extraPaths: 3))
+        XCTAssertEqual(taught.extraPaths.count, 3 * targets.count)
+        XCTAssertEqual(taught.soft.rowCount, targets.count * 3 + 3 * targets.count * 3)
+        XCTAssertEqual(Array(taught.soft.offsets.prefix(13)), plain.soft.offsets, "the targets' rows come first, unchanged")
+        XCTAssertEqual(Array(taught.soft.weights.prefix(plain.soft.weights.count)), plain.soft.weights)
+        let scores = teacher.itemScores(histories)
+        var shared = 0
+        for (k, path) in taught.extraPaths.enumerated() {
+            let r = path.example, target = Int(targets[r])
+            XCTAssertEqual(r, k / 3)
+            let candidates = (0..<40).filter { items.hasTarget[$0] && $0 != target && !histories[r].contains(Int32($0)) }
+            let ranked = candidates.sorted { scores[flat: r * 40 + $0] > scores[flat: r * 40 + $1] }
+            XCTAssertEqual(Int(path.item), ranked[k % 3], "example \(r): the teacher's next items, most probable first")
+            let first = (0..<3).first { paths[Int(path.item)][$0] != paths[target][$0] }!
+            XCTAssertEqual(path.firstNewLevel, first + 1)
+            shared += first
+            // Beyond the shared prefix, the rows are the teacher's along the item's path, as if it were the target.
+            // (Same batch: SASRec's positions count from its left-padded window.)
+            var asTarget = targets
+            asTarget[r] = path.item
+            let own = teacher.targets(histories: histories, targets: asTarget, options: DistillationOptions(weight: 0.6)).soft
+            for level in 0..<3 {
+                let row = plain.soft.rowCount + k * 3 + level
+                let range = Int(taught.soft.offsets[row])..<Int(taught.soft.offsets[row + 1])
+                if level < path.firstNewLevel { XCTAssertTrue(range.isEmpty, "path \(k) level \(level) repeats the target's row"); continue }
+                let expected = Int(own.offsets[r * 3 + level])..<Int(own.offsets[r * 3 + level + 1])
+                XCTAssertEqual(Array(taught.soft.classes[range]), Array(own.classes[expected]))
+                XCTAssertEqual(Array(taught.soft.weights[range]), Array(own.weights[expected]))
+            }
+        }
+        XCTAssertGreaterThan(shared, 0, "some extra path shares a prefix with its target (the case that leaves rows out)")
     }
 
     func testTheConfigReadsDistillationAndRejectsBadValues() throws {
@@ -148,12 +200,15 @@ final class SASRecTeacherTests: XCTestCase {
                                                    source: "c.json")
         XCTAssertEqual(explicit.training.earlyStopping, .constrainedLoss)
         XCTAssertEqual(explicit.training.validationUsers, 7)
-        XCTAssertEqual(explicit.training.distillation, DistillationOptions(weight: 0.8, temperature: 1, excludeHistory: true),
-                       "weight 0.8 (Beauty's best validation NDCG@10) and temperature 1 by default")
+        XCTAssertEqual(explicit.training.distillation, DistillationOptions(weight: 0.8, temperature: 1, excludeHistory: true, extraPaths: 0),
+                       "weight 0.8 (Beauty's best validation NDCG@10), temperature 1 and no extra paths by default")
+        let paths = try MSCGRecRunConfig.decode(Data(#"{"training": {"distillation": {"extraPaths": 2}}}"#.utf8), source: "c.json")
+        XCTAssertEqual(paths.training.distillation?.extraPaths, 2)
         for (json, message) in [(#"{"training": {"distillation": {"weight": 1.5}}}"#, "weight must lie in [0, 1]"),
                                 (#"{"training": {"distillation": {"temperature": 0}}}"#, "temperature must be positive"),
                                 (#"{"training": {"distillation": {"wieght": 0.5}}}"#, "unknown field training.distillation.wieght"),
                                 (#"{"training": {"distillation": {"excludeHistory": 1}}}"#, "excludeHistory"),
+                                (#"{"training": {"distillation": {"extraPaths": -1}}}"#, "extraPaths must lie in 0…16"),
                                 (#"{"training": {"validationUsers": 0}}"#, "validationUsers must be at least 1")] {
             XCTAssertThrowsError(try MSCGRecRunConfig.decode(Data(json.utf8), source: "c.json")) {
                 XCTAssertTrue("\($0)".contains(message), "\(json): \($0)")
