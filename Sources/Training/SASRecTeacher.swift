@@ -90,8 +90,8 @@ public struct SASRecTeacher {
         self.targets(histories: histories, targets: targets, options: options).soft
     }
 
-    /// A path decoded besides the observed one: `example`'s teacher-ranked `item`; its levels up to `firstNewLevel`
-    /// share the target's prefix (same rows as the target's), so only the later ones are trained.
+    /// A path decoded besides the observed one: `example`'s teacher-ranked `item`. Its levels before `firstNewLevel`
+    /// condition on the target's own prefix (the same rows as the target's), so only the later ones are trained.
     public struct ExtraPath: Equatable, Sendable {
         public let example: Int, item: Int32, firstNewLevel: Int
     }
