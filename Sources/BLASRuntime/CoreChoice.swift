@@ -44,7 +44,7 @@ public enum CoreChoice {
         let best = candidates.dropFirst().max { (measurements[$0] ?? 0) < (measurements[$1] ?? 0) }
         let table = candidates.map { "\($0) \(gflops(measurements[$0] ?? 0))" }.joined(separator: ", ")
         guard let best, let bestRate = measurements[best], bestRate > 0, bestRate > own * margin else {
-            return CoreDecision(action: .keep, reason: "OpenBLAS's \(reportedCore) is the fastest allowed (\(table))")
+            return CoreDecision(action: .keep, reason: "OpenBLAS's \(reportedCore) kept: no allowed core beats it by \(Int(((margin - 1) * 100).rounded()))% (\(table))")
         }
         return CoreDecision(action: .switchTo(best),
                             reason: "\(best) measured fastest on this CPU, OpenBLAS picked \(reportedCore) (\(table))")
