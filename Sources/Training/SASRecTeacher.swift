@@ -43,6 +43,16 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
         guard weight >= 0, weight <= 1 else { throw ConfigError("training.distillation.weight must lie in [0, 1], not \(weight)") }
         guard temperature > 0, temperature.isFinite else { throw ConfigError("training.distillation.temperature must be positive, not \(temperature)") }
     }
+    enum CodingKeys: String, CodingKey { case weight, temperature, excludeHistory, extraPaths }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(weight, forKey: .weight)
+        try c.encode(temperature, forKey: .temperature)
+        try c.encode(excludeHistory, forKey: .excludeHistory)
+        // Left out at its default, so the stage records of runs made before the field existed still match (no retraining).
+        if extraPaths != 0 { try c.encode(extraPaths, forKey: .extraPaths) }
+    }
     private struct AnyKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }

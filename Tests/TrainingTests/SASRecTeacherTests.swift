@@ -204,6 +204,13 @@ final class SASRecTeacherTests: XCTestCase {
                        "weight 0.8 (Beauty's best validation NDCG@10), temperature 1 and no extra paths by default")
         let paths = try MSCGRecRunConfig.decode(Data(#"{"training": {"distillation": {"extraPaths": 2}}}"#.utf8), source: "c.json")
         XCTAssertEqual(paths.training.distillation?.extraPaths, 2)
+        // The default is not written, so pipeline stages recorded before the field existed keep their fingerprints.
+        let encoded = { (options: DistillationOptions) in String(decoding: try JSONEncoder().encode(options), as: UTF8.self) }
+        XCTAssertFalse(try encoded(DistillationOptions()).contains("extraPaths"))
+        XCTAssertTrue(try encoded(DistillationOptions(extraPaths: 2)).contains(#""extraPaths":2"#))
+        for options in [DistillationOptions(), DistillationOptions(weight: 0.5, extraPaths: 3)] {
+            XCTAssertEqual(try JSONDecoder().decode(DistillationOptions.self, from: JSONEncoder().encode(options)), options)
+        }
         for (json, message) in [(#"{"training": {"distillation": {"weight": 1.5}}}"#, "weight must lie in [0, 1]"),
                                 (#"{"training": {"distillation": {"temperature": 0}}}"#, "temperature must be positive"),
                                 (#"{"training": {"distillation": {"wieght": 0.5}}}"#, "unknown field training.distillation.wieght"),
