@@ -43,6 +43,7 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
         guard weight >= 0, weight <= 1 else { throw ConfigError("training.distillation.weight must lie in [0, 1], not \(weight)") }
         guard temperature > 0, temperature.isFinite else { throw ConfigError("training.distillation.temperature must be positive, not \(temperature)") }
     }
+
     enum CodingKeys: String, CodingKey { case weight, temperature, excludeHistory, extraPaths }
 
     public func encode(to encoder: Encoder) throws {
@@ -93,13 +94,6 @@ public struct SASRecTeacher {
         positionInOrder = positions
     }
 
-    /// Soft targets for a batch, rows in the order of `MSCGRecBatch.labels` (example-major, level-minor), then the
-    /// rows of `targets(…).extraPaths` when `options.extraPaths` > 0.
-    /// `histories` hold item indices (SASRec sees at most its `maxLength` most recent); `targets` the observed items.
-    public func softTargets(histories: [ArraySlice<Int32>], targets: [Int32], options: DistillationOptions) -> SoftTargets {
-        self.targets(histories: histories, targets: targets, options: options).soft
-    }
-
     /// A path decoded besides the observed one: `example`'s teacher-ranked `item`. Its levels before `firstNewLevel`
     /// condition on the target's own prefix (the same rows as the target's), so only the later ones are trained.
     public struct ExtraPath: Equatable, Sendable {
@@ -112,6 +106,8 @@ public struct SASRecTeacher {
         public let extraPaths: [ExtraPath]
     }
 
+    /// Soft targets for a batch, rows in the order of `MSCGRecBatch.labels`, and the extra paths to decode.
+    /// `histories` hold item indices (SASRec sees at most its `maxLength` most recent); `targets` the observed items.
     public func targets(histories: [ArraySlice<Int32>], targets: [Int32], options: DistillationOptions) -> Targets {
         precondition(histories.count == targets.count, "\(histories.count) histories, \(targets.count) targets")
         let scores = itemScores(histories)

@@ -43,7 +43,7 @@ final class SASRecTeacherTests: XCTestCase {
         let targets: [Int32] = [4, 6, 39, 12]
         let temperature: Float = 0.7
         let options = DistillationOptions(weight: 0.25, temperature: temperature, excludeHistory: excludeHistory)
-        let soft = teacher.softTargets(histories: histories, targets: targets, options: options)
+        let soft = teacher.targets(histories: histories, targets: targets, options: options).soft
         XCTAssertEqual(soft.rowCount, targets.count * 3)
         XCTAssertEqual(soft.mix, 0.25)
         let allowed = tree.allowedClasses(targets: targets.map { paths[Int($0)] }, classOffsets: items.layout.classOffsets)
@@ -119,8 +119,8 @@ final class SASRecTeacherTests: XCTestCase {
             var rng = SeededGenerator(seed: 0)
             let batch = trainer.items.batch(histories: examples.map(trainer.history), targets: examples.map(trainer.target),
                                             maxHistory: trainer.config.maxHistory, rng: &rng)
-            let soft = teacher.softTargets(histories: examples.map(trainer.history), targets: examples.map(trainer.target),
-                                           options: DistillationOptions(weight: 1))
+            let soft = teacher.targets(histories: examples.map(trainer.history), targets: examples.map(trainer.target),
+                                           options: DistillationOptions(weight: 1)).soft
             return withoutGrad { crossEntropy(trainer.model.logits(batch), targets: batch.labels, allowed: trainer.allowedClasses(batch), soft: soft).item }
         }
         let start = plain.validationLoss()
