@@ -25,6 +25,18 @@ run tiny.json || fail "second run exited with an error"
 [[ "$(stages)" == "prepare: cached sasrec: cached codes-collaborative: cached codes-coarse: cached train-mscgrec: cached evaluate-mscgrec: cached shapley-mscgrec: cached train-tiger-like: cached evaluate-tiger-like: cached finished " ]] \
   || fail "second run reran: '$(stages)'"
 
+# Rank lists pair two runs user by user: SASRec ranked again by `evaluate` (on a copy) repeats its own files exactly,
+# and `compare` pairs it with the MSCGRec row.
+cp -r work/sasrec sasrec-again
+"$bin" evaluate --run sasrec-again --data work/data --threads 1 > /dev/null 2> err.txt || fail "evaluate of a SASRec run failed"
+for f in metrics-test-history-excluded.json ranks-test-history-excluded.txt ranks-test-history-kept.txt; do
+  cmp -s "work/sasrec/$f" "sasrec-again/$f" || fail "evaluate of the SASRec run differs from sasrec's own $f"
+done
+"$bin" compare work/models/mscgrec work/sasrec > compare.txt 2> err.txt || fail "compare exited with an error"
+[[ $(grep -c '^recall@10 ' compare.txt) == 2 && $(grep -c '300 users, paired' compare.txt) == 2 ]] || fail "compare printed: $(cat compare.txt)"
+"$bin" compare work/models/mscgrec ds > /dev/null 2> err.txt && fail "compare accepted a directory without rank lists"
+grep -q 'ranks-test-history-kept.txt is missing' err.txt || fail "compare's missing-file message"
+
 # A row distilled from the pipeline's SASRec (training.distillation): only it trains, with --teacher WORK/sasrec.
 python3 - <<'PY'
 import json

@@ -12,6 +12,9 @@ public struct RankingMetrics: Sendable, Equatable {
     public let cutoffs: [Int]
     /// Number of users added so far (hits and misses alike).
     public private(set) var users: Int = 0
+    /// Every user's rank in the order added (merged accumulators append theirs), 0 for a target not predicted: what
+    /// `RankList` writes, so two models evaluated on the same users can be compared user by user.
+    public private(set) var ranks: [Int32] = []
     private var hitSums: [Double]
     private var ndcgSums: [Double]
     private var reciprocalRankSums: [Double]
@@ -32,8 +35,9 @@ public struct RankingMetrics: Sendable, Equatable {
     /// A rank below 1 is a caller bug, not data, hence the precondition.
     public mutating func add(rank: Int?) {
         users += 1
-        guard let rank else { return }
+        guard let rank else { ranks.append(0); return }
         precondition(rank >= 1, "ranks are 1-based, got \(rank)")
+        ranks.append(Int32(clamping: rank))
         let gain = 1.0 / log2(Double(rank) + 1)
         let reciprocal = 1.0 / Double(rank)
         for (slot, k) in cutoffs.enumerated() where rank <= k {
@@ -54,6 +58,7 @@ public struct RankingMetrics: Sendable, Equatable {
     public mutating func merge(_ other: RankingMetrics) {
         precondition(other.cutoffs == cutoffs, "cannot merge metrics with cutoffs \(other.cutoffs) into \(cutoffs)")
         users += other.users
+        ranks += other.ranks
         for slot in cutoffs.indices {
             hitSums[slot] += other.hitSums[slot]
             ndcgSums[slot] += other.ndcgSums[slot]

@@ -18,13 +18,19 @@ public enum GenerativeEvaluation {
         let chunk = 1024
         for start in stride(from: 0, to: examples.count, by: chunk) {
             let part = examples[start..<min(examples.count, start + chunk)]
-            let exclude: [Set<Int32>]? = excludeHistory ? part.map { e in
-                Set(dataset.sequences.sequence(ofUser: e.user).dropLast(split == .valid ? 2 : 1))
-            } : nil
+            let exclude: [Set<Int32>]? = excludeHistory ? part.map { excludedItems($0, dataset: dataset, split: split) } : nil
             let found = search.recommend(histories: part.map { Array($0.history) }, beams: beams, results: results, exclude: exclude)
             for (e, list) in zip(part, found) { metrics.add(ranked: list.map(\.item), target: e.target) }
             progress(min(examples.count, start + chunk), examples.count)
         }
         return metrics
+    }
+
+    /// Every item the user saw before the held-out one, but never the held-out item itself: `Ranking.rank` treats the
+    /// full-ranking models (SASRec) the same way, so a repeated target counts alike in both rows of a comparison.
+    static func excludedItems(_ example: SequenceExample, dataset: PreparedDataset, split: Split) -> Set<Int32> {
+        var items = Set(dataset.sequences.sequence(ofUser: example.user).dropLast(split == .valid ? 2 : 1))
+        items.remove(example.target)
+        return items
     }
 }

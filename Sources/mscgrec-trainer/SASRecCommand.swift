@@ -89,12 +89,14 @@ struct SASRecCommand: ParsableCommand {
         try weights.write(to: outURL.appendingPathComponent("sasrec.safetensors"))
         print(result.test.report(split: "test").jsonString())
         // The other ranking protocol from the same best model, for comparison with published rows (not early-stopped on it).
-        let otherProtocol = trainer.evaluate(result.model, split: .test, excludeHistory: !excludeHistory)
-            .report(split: excludeHistory ? "test (history kept)" : "test (history excluded)")
+        let other = trainer.evaluate(result.model, split: .test, excludeHistory: !excludeHistory)
+        let otherProtocol = other.report(split: excludeHistory ? "test (history kept)" : "test (history excluded)")
         let asked = result.test.report(split: excludeHistory ? "test (history excluded)" : "test (history kept)")
-        for report in [asked, otherProtocol] {
+        for (report, ranks) in [(asked, result.test.ranks), (otherProtocol, other.ranks)] {
             let excluded = report.split.contains("excluded")
             try report.write(to: outURL.appendingPathComponent(MetricsReport.fileName(split: "test", historyExcluded: excluded)))
+            try RankList(ranks: ranks, split: report.split)
+                .write(to: outURL.appendingPathComponent(RankList.fileName(split: "test", historyExcluded: excluded)))
         }
         stderr(MetricsReport.table([result.validation.report(split: "validation"), result.test.report(split: "test"), otherProtocol]))
         if !result.finished { stderr("stopped before the end (resumable with --resume)") }

@@ -15,6 +15,7 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     SASRecCommand.self,
     TrainCommand.self,
     EvaluateCommand.self,
+    CompareCommand.self,
     ShapleyCommand.self,
     RunCommand.self,
     ExportCommand.self,

@@ -134,6 +134,18 @@ final class MSCGRecTrainingTests: XCTestCase {
         XCTAssertLessThanOrEqual(kept.ndcg(at: 10), kept.recall(at: 10))
     }
 
+    /// The history-excluded protocol removes what the user saw before the held-out item but never that item itself
+    /// (a repeat), as SASRec's full ranking does, so both rows of a comparison credit a repeated target alike.
+    func testExcludedHistoryNeverHoldsTheTarget() {
+        let sequences = PreparedSequences(itemCount: 5, userIDs: ["u"], offsets: [0, 5], items: [0, 1, 2, 1, 3], timestamps: nil)
+        let info = PreparedInfo(name: "R", sourceFormat: "csv", maxHistory: 20, targetMode: .all, minCount: 1, users: 1, items: 5,
+                                interactions: 5, hasTimestamps: false, preprocessing: PreprocessingReport(), createdBy: "test")
+        let dataset = PreparedDataset(info: info, sequences: sequences)
+        XCTAssertEqual(GenerativeEvaluation.excludedItems(dataset.validationExample(ofUser: 0), dataset: dataset, split: .valid), [0, 2],
+                       "validation target 1 was seen before, and stays rankable")
+        XCTAssertEqual(GenerativeEvaluation.excludedItems(dataset.testExample(ofUser: 0), dataset: dataset, split: .test), [0, 1, 2])
+    }
+
     func testResumingAfterTwoEpochsEqualsThreeEpochsWeightForWeight() throws {
         let directory = try temporaryDirectory(self)
         let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
