@@ -131,6 +131,7 @@ struct RunCommand: ParsableCommand {
 
         // Every generative model: train, evaluate (both protocols), Shapley values when asked.
         var rows: [(name: String, kept: MetricsReport, excluded: MetricsReport)] = []
+        var rowDirectories: [(name: String, dir: String)] = []
         var shapley: [(model: String, file: String)] = []
         for model in pipeline.models {
             let dir = work.appendingPathComponent("models").appendingPathComponent(model.slug).path
@@ -162,10 +163,12 @@ struct RunCommand: ParsableCommand {
                 shapley.append((model.name, "\(dir)/shapley-test.json"))
             }
             rows.append((model.name, try report(dir, excluded: false), try report(dir, excluded: true)))
+            rowDirectories.append((model.name, dir))
         }
         rows.append(("SASRec (ours)", try report(sasrecDir, excluded: false), try report(sasrecDir, excluded: true)))
 
         var table = Self.comparison(rows, dataset: d.name ?? d.input)
+        table += Self.pairedTable(rowDirectories, against: ("SASRec (ours)", sasrecDir))
         for (name, file) in shapley { table += try Self.shapleyTable(model: name, file: file) }
         print(table)
         try Data(table.utf8).write(to: work.appendingPathComponent("results.md"), options: .atomic)
@@ -195,6 +198,39 @@ struct RunCommand: ParsableCommand {
 }
 
 extension RunCommand {
+    /// Each row's R@10 and N@10 minus the baseline's on the same users, with the paired standard error (`compare`);
+    /// rows evaluated before rank lists were written are named instead.
+    static func pairedTable(_ rows: [(name: String, dir: String)], against baseline: (name: String, dir: String)) -> String {
+        var lines: [String] = [], missing: [String] = []
+        for excluded in [false, true] {
+            let file = RankList.fileName(split: "test", historyExcluded: excluded)
+            guard let base = try? RankList(contentsOf: URL(fileURLWithPath: "\(baseline.dir)/\(file)")) else {
+                missing.append(baseline.name)
+                continue
+            }
+            for row in rows {
+                guard let list = try? RankList(contentsOf: URL(fileURLWithPath: "\(row.dir)/\(file)")),
+                      list.ranks.count == base.ranks.count else { missing.append(row.name); continue }
+                let paired = PairedComparison(list.ranks, base.ranks, cutoffs: [10])
+                let cells = ["recall@10", "ndcg@10"].map { metric -> String in
+                    let r = paired.rows.first { $0.metric == metric }!
+                    return String(format: "%+.4f ± %.4f (z %+.1f)", r.difference, r.standardError, r.z)
+                }
+                lines.append("| \(row.name) | \(excluded ? "excluded" : "kept") | \(cells[0]) | \(cells[1]) |")
+            }
+        }
+        var out = ""
+        if !lines.isEmpty {
+            out += "Each row minus \(baseline.name) on the same test users (paired standard error; `compare` prints every metric)\n\n"
+            out += "| model | history | R@10 difference | N@10 difference |\n|---|---|---|---|\n" + lines.joined(separator: "\n") + "\n\n"
+        }
+        let unpaired = Array(Set(missing)).sorted()
+        if !unpaired.isEmpty {
+            out += "No rank lists for \(unpaired.joined(separator: ", ")) (evaluated before they were written; `evaluate --run` writes them)\n\n"
+        }
+        return out
+    }
+
     /// Each modality's Shapley value per metric, from what `shapley` wrote.
     static func shapleyTable(model: String, file: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: file),
