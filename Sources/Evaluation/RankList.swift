@@ -87,9 +87,9 @@ public struct PairedComparison: Equatable, Sendable {
     public init(_ a: [Int32], _ b: [Int32], cutoffs: [Int] = RankingMetrics.paperCutoffs) {
         precondition(a.count == b.count, "paired lists differ in length: \(a.count) and \(b.count)")
         let metrics: [(String, (Int32) -> Double)] =
-            cutoffs.map { k in ("recall@\(k)", { r in r >= 1 && r <= k ? 1 : 0 }) }
-            + cutoffs.map { k in ("ndcg@\(k)", { r in r >= 1 && r <= k ? 1 / log2(Double(r) + 1) : 0 }) }
-            + cutoffs.map { k in ("mrr@\(k)", { r in r >= 1 && r <= k ? 1 / Double(r) : 0 }) }
+            cutoffs.map { k in ("recall@\(k)", { RankingMetrics.userValues(rank: Int($0), cutoff: k).hit }) }
+            + cutoffs.map { k in ("ndcg@\(k)", { RankingMetrics.userValues(rank: Int($0), cutoff: k).gain }) }
+            + cutoffs.map { k in ("mrr@\(k)", { RankingMetrics.userValues(rank: Int($0), cutoff: k).reciprocal }) }
         let n = Double(a.count)
         rows = metrics.map { name, value in
             var (sumA, sumB, sumD, sumD2) = (0.0, 0.0, 0.0, 0.0)

@@ -38,13 +38,19 @@ public struct RankingMetrics: Sendable, Equatable {
         guard let rank else { ranks.append(0); return }
         precondition(rank >= 1, "ranks are 1-based, got \(rank)")
         ranks.append(Int32(clamping: rank))
-        let gain = 1.0 / log2(Double(rank) + 1)
-        let reciprocal = 1.0 / Double(rank)
-        for (slot, k) in cutoffs.enumerated() where rank <= k {
-            hitSums[slot] += 1
-            ndcgSums[slot] += gain
-            reciprocalRankSums[slot] += reciprocal
+        for (slot, k) in cutoffs.enumerated() {
+            let user = Self.userValues(rank: rank, cutoff: k)
+            hitSums[slot] += user.hit
+            ndcgSums[slot] += user.gain
+            reciprocalRankSums[slot] += user.reciprocal
         }
+    }
+
+    /// One user's Recall@K, NDCG@K and MRR@K for a 1-based `rank` (0 or beyond K: a miss): the one definition that
+    /// both the averages here and `PairedComparison`'s per-user differences use.
+    public static func userValues(rank: Int, cutoff k: Int) -> (hit: Double, gain: Double, reciprocal: Double) {
+        guard rank >= 1, rank <= k else { return (0, 0, 0) }
+        return (1, 1 / log2(Double(rank) + 1), 1 / Double(rank))
     }
 
     /// Adds one user from a ranked prediction list (best first). Repeated items count once, at their first
