@@ -103,12 +103,35 @@ public struct MSCGRecRunRecord: Codable, Equatable, Sendable {
     /// The work directory trained on (absolute path), which `evaluate` reads the splits and codes from (nil in runs
     /// written before it was recorded).
     public var workDirectory: String?
-    /// The SASRec run distilled from (absolute path; nil without `training.distillation`).
-    public var teacher: String?
+    /// The SASRec runs distilled from (absolute paths; empty without `training.distillation`). Stored as `teacher`
+    /// when there is one (as runs before ensembles were), `teachers` when several.
+    public var teachers: [String]
     public init(model: MSCGRecConfig, training: MSCGRecTrainingOptions, dataset: String, items: Int, workDirectory: String?,
-                teacher: String? = nil) {
+                teachers: [String] = []) {
         self.model = model; self.training = training; self.dataset = dataset; self.items = items; self.workDirectory = workDirectory
-        self.teacher = teacher
+        self.teachers = teachers
+    }
+
+    enum CodingKeys: String, CodingKey { case model, training, dataset, items, workDirectory, teacher, teachers }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(MSCGRecConfig.self, forKey: .model)
+        training = try c.decode(MSCGRecTrainingOptions.self, forKey: .training)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        items = try c.decode(Int.self, forKey: .items)
+        workDirectory = try c.decodeIfPresent(String.self, forKey: .workDirectory)
+        teachers = try c.decodeIfPresent([String].self, forKey: .teachers) ?? (c.decodeIfPresent(String.self, forKey: .teacher).map { [$0] } ?? [])
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(model, forKey: .model)
+        try c.encode(training, forKey: .training)
+        try c.encode(dataset, forKey: .dataset)
+        try c.encode(items, forKey: .items)
+        try c.encodeIfPresent(workDirectory, forKey: .workDirectory)
+        if teachers.count == 1 { try c.encode(teachers[0], forKey: .teacher) } else if !teachers.isEmpty { try c.encode(teachers, forKey: .teachers) }
     }
 }
 

@@ -62,12 +62,15 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
     }
 }
 
-/// A trained SASRec as MSCGRec's teacher. For a history it scores every item, takes the softmax p(i) over the items
-/// that have the target modality, and along the observed target's code path gives each level l the distribution
+/// A trained SASRec (or several) as MSCGRec's teacher. For a history it scores every item, takes the softmax p(i) over
+/// the items that have the target modality (several SASRecs: the mean of their softmaxes, an ensemble's mixture), and
+/// along the observed target's code path gives each level l the distribution
 /// q_l(c) = Σ_{i under prefix·c} p(i) / Σ_{i under prefix} p(i) over the prefix's children: exactly the classes of
 /// eq. 6's constrained row, and Π_l q_l(path(i)) = p(i), so a decoder matching every q_l ranks items as SASRec does.
 public struct SASRecTeacher {
-    public let model: SASRec
+    /// One or more SASRec runs of the same dataset (e.g. two seeds: their mean distribution is a better ranker than
+    /// either, and the student learns it at no extra inference cost).
+    public let models: [SASRec]
     let levels: Int
     /// [items × levels] target-modality codes.
     let paths: [Int32]
@@ -77,11 +80,14 @@ public struct SASRecTeacher {
     let positionInOrder: [Int32]
     let classOffsets: [Int32]
 
-    public init(model: SASRec, items: ItemTokens) throws {
-        guard model.config.items == items.itemCount else {
+    public init(model: SASRec, items: ItemTokens) throws { try self.init(models: [model], items: items) }
+
+    public init(models: [SASRec], items: ItemTokens) throws {
+        guard !models.isEmpty else { throw ConfigError("a teacher needs at least one SASRec run") }
+        for model in models where model.config.items != items.itemCount {
             throw ConfigError("the teacher SASRec knows \(model.config.items) items, the codes cover \(items.itemCount) (a SASRec of another dataset?)")
         }
-        self.model = model
+        self.models = models
         levels = items.layout.targetLevels
         paths = items.targetCodes
         classOffsets = items.layout.classOffsets
@@ -111,14 +117,14 @@ public struct SASRecTeacher {
     public func targets(histories: [ArraySlice<Int32>], targets: [Int32], options: DistillationOptions) -> Targets {
         precondition(histories.count == targets.count, "\(histories.count) histories, \(targets.count) targets")
         let scores = itemScores(histories)
-        let n = model.config.items
+        let n = models[0].config.items
         var rows = [(own: LevelDistributions, extra: [(ExtraPath, LevelDistributions)])](repeating: (LevelDistributions(), []), count: targets.count)
         rows.withUnsafeMutableBufferPointer { out in
             Parallelism.forEachChunk(targets.count, grain: 8) { range in
                 var probabilities = [Float](repeating: 0, count: order.count)
                 for r in range {
-                    let row = UnsafeBufferPointer(start: scores.data + r * n, count: n)
-                    itemProbabilities(scores: row, temperature: options.temperature, target: targets[r],
+                    let rows = scores.map { UnsafeBufferPointer(start: $0.data + r * n, count: n) }
+                    itemProbabilities(scores: rows, temperature: options.temperature, target: targets[r],
                                       excluding: options.excludeHistory ? histories[r] : [], into: &probabilities)
                     out[r].own = levelDistributions(probabilities, along: targets[r])
                     for item in mostProbable(options.extraPaths, probabilities, except: targets[r], history: histories[r]) {
@@ -156,15 +162,17 @@ public struct SASRecTeacher {
         return best.map { order[$0.j] }
     }
 
-    /// SASRec's scores of every item after each history: [B, n].
-    func itemScores(_ histories: [ArraySlice<Int32>]) -> Tensor {
-        let length = max(1, min(model.config.maxLength, histories.map(\.count).max() ?? 1))
-        var ids = [Int32](repeating: 0, count: histories.count * length)
-        for (row, history) in histories.enumerated() {
-            let recent = history.suffix(length), offset = row * length + length - recent.count
-            for (j, item) in recent.enumerated() { ids[offset + j] = item + 1 }
+    /// Each SASRec's scores of every item after each history: one [B, n] per model.
+    func itemScores(_ histories: [ArraySlice<Int32>]) -> [Tensor] {
+        models.map { model in
+            let length = max(1, min(model.config.maxLength, histories.map(\.count).max() ?? 1))
+            var ids = [Int32](repeating: 0, count: histories.count * length)
+            for (row, history) in histories.enumerated() {
+                let recent = history.suffix(length), offset = row * length + length - recent.count
+                for (j, item) in recent.enumerated() { ids[offset + j] = item + 1 }
+            }
+            return model.lastPositionScores(ids: ids, batch: histories.count)
         }
-        return model.lastPositionScores(ids: ids, batch: histories.count)
     }
 
     /// One example's q_l for every level, concatenated: level l's children (classes, level offset added) and weights
@@ -181,13 +189,26 @@ public struct SASRecTeacher {
         }
     }
 
-    /// The teacher's unnormalised p over `order` (exp of the scores at `temperature`, shifted by their maximum); the
-    /// `excluded` items other than the target get no mass.
-    func itemProbabilities(scores: UnsafeBufferPointer<Float>, temperature: Float, target: Int32, excluding excluded: ArraySlice<Int32>,
+    /// The teacher's unnormalised p over `order` (one model: exp of the scores at `temperature`, shifted by their
+    /// maximum; several: the sum of their softmaxes over `order`, ∝ their mean); the `excluded` items other than the target get no mass.
+    func itemProbabilities(scores: [UnsafeBufferPointer<Float>], temperature: Float, target: Int32, excluding excluded: ArraySlice<Int32>,
                            into probabilities: inout [Float]) {
-        var maximum = scores[Int(target)]
-        for item in order { maximum = max(maximum, scores[Int(item)]) }
-        for (j, item) in order.enumerated() { probabilities[j] = Foundation.exp((scores[Int(item)] - maximum) / temperature) }
+        for (m, scores) in scores.enumerated() {
+            var maximum = scores[Int(target)]
+            for item in order { maximum = max(maximum, scores[Int(item)]) }
+            // One model keeps its unnormalised exponentials (the per-level shares normalise them); a mixture needs
+            // each model's distribution normalised before the sum.
+            var scale: Float = 1
+            if models.count > 1 {
+                var total = 0.0
+                for item in order { total += Double(Foundation.exp((scores[Int(item)] - maximum) / temperature)) }
+                scale = Float(1 / total)
+            }
+            for (j, item) in order.enumerated() {
+                let p = Foundation.exp((scores[Int(item)] - maximum) / temperature) * scale
+                probabilities[j] = m == 0 ? p : probabilities[j] + p
+            }
+        }
         for item in excluded where item != target {
             let j = positionInOrder[Int(item)]
             if j >= 0 { probabilities[Int(j)] = 0 }

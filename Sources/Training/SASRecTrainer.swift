@@ -137,6 +137,34 @@ public final class SASRecTrainer {
     public func evaluate(_ model: SASRec, split: Split, batchSize: Int = 256, excludeHistory: Bool? = nil,
                          scoringItems: Tensor? = nil) -> RankingMetrics {
         precondition(scoringItems.map { $0.shape == [config.items, config.dim] } ?? true, "scoring items must be [items, dim]")
+        return evaluate(split: split, batchSize: batchSize, excludeHistory: excludeHistory) { ids, size in
+            model.lastPositionScores(ids: ids, batch: size, items: scoringItems)
+        }
+    }
+
+    /// Full ranking by an ensemble: the sum of the models' next-item softmaxes (∝ their mean distribution, what
+    /// `SASRecTeacher` teaches with several runs). The models must share this trainer's items and maximum length.
+    public func evaluate(ensemble models: [SASRec], split: Split, batchSize: Int = 256, excludeHistory: Bool? = nil) -> RankingMetrics {
+        precondition(models.allSatisfy { $0.config.items == config.items && $0.config.maxLength == config.maxLength },
+                     "ensemble members must share the items and maximum length")
+        return evaluate(split: split, batchSize: batchSize, excludeHistory: excludeHistory) { ids, size in
+            let n = config.items
+            var mixture = [Float](repeating: 0, count: size * n)
+            for model in models {
+                let scores = model.lastPositionScores(ids: ids, batch: size)
+                for row in 0..<size {
+                    let logits = UnsafeBufferPointer(start: scores.data + row * n, count: n)
+                    let maximum = logits.max() ?? 0
+                    var total: Float = 0
+                    for i in 0..<n { total += Foundation.exp(logits[i] - maximum) }
+                    for i in 0..<n { mixture[row * n + i] += Foundation.exp(logits[i] - maximum) / total }
+                }
+            }
+            return Tensor(shape: [size, n], scalars: mixture)
+        }
+    }
+
+    private func evaluate(split: Split, batchSize: Int, excludeHistory: Bool?, scores: ([Int32], Int) -> Tensor) -> RankingMetrics {
         let examples = (0..<dataset.userCount).map { split == .validation ? dataset.validationExample(ofUser: $0) : dataset.testExample(ofUser: $0) }
         let batches = stride(from: 0, to: examples.count, by: batchSize).map { $0..<min(examples.count, $0 + batchSize) }
         let shards = max(1, min(Parallelism.workers, batches.count))
@@ -146,7 +174,7 @@ public final class SASRecTrainer {
             Parallelism.forEachShard(shards) { shard in
                 for range in stride(from: shard, to: batches.count, by: shards).map({ batches[$0] }) {
                     let batch = SequenceBatches.evaluation(Array(examples[range]), length: config.maxLength)
-                    let scores = model.lastPositionScores(ids: batch.ids, batch: batch.size, items: scoringItems)
+                    let scores = scores(batch.ids, batch.size)
                     for (row, example) in examples[range].enumerated() {
                         let excluded = excludeHistory ? Set(priorItems(example, split).map(Int.init)) : []
                         out[range.lowerBound + row] = Ranking.rank(

@@ -18,10 +18,14 @@ struct EvaluateCommand: ParsableCommand {
         user saw before, as the published SASRec/TIGER rows do); both protocols are printed and written to \
         metrics-<split>-history-kept.json and metrics-<split>-history-excluded.json, each user's rank to \
         ranks-<split>-history-<protocol>.txt (for `compare`). A `sasrec` run directory (with --data) is ranked over every \
-        item and written the same way.
+        item and written the same way; with --ensemble, by the mean distribution of it and the other SASRec runs named \
+        (the teacher `train --teacher A --teacher B` learns from), written to --out.
         """)
 
     @OptionGroup var selection: RunSelection
+    @Option(help: "SASRec runs only: rank by the mean next-item distribution of --run and this SASRec run of the same work directory (repeatable; needs --out).")
+    var ensemble: [String] = []
+    @Option(help: "Write the metrics and rank files here instead of into --run.") var out: String?
     var split: GenerativeEvaluation.Split { selection.split }
     var excludeHistory: Bool { selection.excludeHistory }
     var beams: Int { selection.beams }
@@ -32,6 +36,8 @@ struct EvaluateCommand: ParsableCommand {
     @discardableResult
     func execute() throws -> (kept: MetricsReport, excluded: MetricsReport) {
         let (runURL, rank) = try ranker()
+        let outURL = out.map { URL(fileURLWithPath: $0) } ?? runURL
+        if out != nil { try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true) }
         var reports: [MetricsReport] = []
         for exclude in [excludeHistory, !excludeHistory] {
             let started = Date()
@@ -42,11 +48,11 @@ struct EvaluateCommand: ParsableCommand {
                               formatDuration(Double(total - done) / max(rate, 1e-9))))
             }
             let report = metrics.report(split: label)
-            try report.write(to: runURL.appendingPathComponent(MetricsReport.fileName(split: split.rawValue, historyExcluded: exclude)))
+            try report.write(to: outURL.appendingPathComponent(MetricsReport.fileName(split: split.rawValue, historyExcluded: exclude)))
             try RankList(ranks: metrics.ranks, split: label)
-                .write(to: runURL.appendingPathComponent(RankList.fileName(split: split.rawValue, historyExcluded: exclude)))
+                .write(to: outURL.appendingPathComponent(RankList.fileName(split: split.rawValue, historyExcluded: exclude)))
             if exclude == excludeHistory {
-                try report.write(to: runURL.appendingPathComponent("metrics-\(split.rawValue).json"))
+                try report.write(to: outURL.appendingPathComponent("metrics-\(split.rawValue).json"))
                 print(report.jsonString())
             }
             reports.append(report)
@@ -59,17 +65,32 @@ struct EvaluateCommand: ParsableCommand {
     /// directory (so `compare` can pair the two on the same users).
     private func ranker() throws -> (URL, (Bool, (Int, Int) -> Void) throws -> RankingMetrics) {
         let url = URL(fileURLWithPath: selection.runDirectory)
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("sasrec.safetensors").path) {
+        let isSASRec = { (url: URL) in FileManager.default.fileExists(atPath: url.appendingPathComponent("sasrec.safetensors").path) }
+        if isSASRec(url) {
             guard let data = selection.data else {
                 throw ValidationError("\(url.path) is a SASRec run: name its work directory with --data")
             }
+            guard ensemble.isEmpty || out != nil else { throw ValidationError("--ensemble needs --out (the ensemble's metrics are not --run's)") }
             selection.setThreads()
             let dataset = try WorkDirectory.load(URL(fileURLWithPath: data))
             let model = try SASRec.load(runDirectory: url)
+            let members = try ensemble.map { path in
+                let member = URL(fileURLWithPath: path)
+                guard isSASRec(member) else { throw ValidationError("--ensemble \(path): not a SASRec run (no sasrec.safetensors)") }
+                let loaded = try SASRec.load(runDirectory: member)
+                guard loaded.config.items == model.config.items, loaded.config.maxLength == model.config.maxLength else {
+                    throw ValidationError("--ensemble \(path): \(loaded.config.items) items, length \(loaded.config.maxLength); --run has \(model.config.items), \(model.config.maxLength)")
+                }
+                return loaded
+            }
             let trainer = try SASRecTrainer(dataset: dataset, config: model.config, options: SASRecTrainingOptions())
             let split: SASRecTrainer.Split = self.split == .test ? .test : .validation
+            if !members.isEmpty {
+                return (url, { exclude, _ in trainer.evaluate(ensemble: [model] + members, split: split, excludeHistory: exclude) })
+            }
             return (url, { exclude, _ in trainer.evaluate(model, split: split, excludeHistory: exclude) })
         }
+        guard ensemble.isEmpty else { throw ValidationError("--ensemble ranks SASRec runs; \(url.path) is not one") }
         let (runURL, run) = try selection.load()
         let (dataset, search) = (run.dataset, ConstrainedBeamSearch(model: run.model, items: run.items, tree: run.tree))
         return (runURL, { exclude, progress in

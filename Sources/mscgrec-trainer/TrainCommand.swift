@@ -22,8 +22,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Work directory written by `prepare` and `quantize`.") var data: String
     @Option(help: "JSON file with `model` and `training` settings (see configs/); every field optional.") var config: String?
     @Option(help: "Run directory (created if missing).") var out: String
-    @Option(help: "SASRec run directory whose next-item distribution MSCGRec learns from as well (needs training.distillation in --config; not in the paper).")
-    var teacher: String?
+    @Option(help: "SASRec run directory whose next-item distribution MSCGRec learns from as well (needs training.distillation in --config; not in the paper). Repeat it to learn from the mean distribution of several runs (e.g. two seeds).")
+    var teacher: [String] = []
     @Flag(help: "Continue the run in --out from its checkpoint (same data and config).") var resume = false
     @Option(help: "Threads (data-parallel shards, each with single-threaded BLAS).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -47,13 +47,13 @@ struct TrainCommand: ParsableCommand {
             runConfig = try MSCGRecRunConfig.decode(bytes, source: config)
         }
         let model = try runConfig.resolve(available: try MSCGRecWorkData.availableModalities(work: work), datasetMaxHistory: dataset.maxHistory)
-        if (teacher == nil) != (runConfig.training.distillation == nil) {
-            throw ValidationError(teacher == nil ? "training.distillation in --config needs --teacher SASREC_RUN"
+        if teacher.isEmpty != (runConfig.training.distillation == nil) {
+            throw ValidationError(teacher.isEmpty ? "training.distillation in --config needs --teacher SASREC_RUN"
                                                  : "--teacher needs training.distillation in --config (e.g. {\"training\": {\"distillation\": {\"weight\": 0.8}}})")
         }
-        let teacherURL = teacher.map { URL(fileURLWithPath: $0).standardizedFileURL }
+        let teacherURLs = teacher.map { URL(fileURLWithPath: $0).standardizedFileURL }
         let record = MSCGRecRunRecord(model: model, training: runConfig.training, dataset: dataset.info.name, items: dataset.itemCount,
-                                      workDirectory: work.standardizedFileURL.path, teacher: teacherURL?.path)
+                                      workDirectory: work.standardizedFileURL.path, teachers: teacherURLs.map(\.path))
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         let recordURL = outURL.appendingPathComponent("config.json"), checkpoint = outURL.appendingPathComponent("checkpoint.safetensors")
         if resume {
@@ -71,7 +71,7 @@ struct TrainCommand: ParsableCommand {
         try encoder.encode(record).write(to: recordURL, options: .atomic)
 
         let (items, tree) = try MSCGRecWorkData.load(work: work, config: model)
-        let sasrecTeacher = try teacherURL.map { try SASRecTeacher(model: SASRec.load(runDirectory: $0), items: items) }
+        let sasrecTeacher = try teacherURLs.isEmpty ? nil : SASRecTeacher(models: teacherURLs.map { try SASRec.load(runDirectory: $0) }, items: items)
         let trainer = try MSCGRecTrainer(dataset: dataset, config: model, items: items, tree: tree, options: runConfig.training,
                                          teacher: sasrecTeacher)
         let t = model.transformer
@@ -81,7 +81,7 @@ struct TrainCommand: ParsableCommand {
                + "\(model.positionBias.rawValue) bias, \(model.softmax.rawValue) softmax, mask p \(model.maskProbability); "
                + "batch \(runConfig.training.batchSize), lr \(runConfig.training.learningRate), \(threads) threads; "
                + "products \(Self.precisionNote(runConfig.training.matmulPrecision))"
-               + (runConfig.training.distillation.map { "; distilling SASRec \(teacher ?? "") (weight \($0.weight), temperature \($0.temperature)\($0.excludeHistory ? ", history items excluded" : ""))" } ?? ""))
+               + (runConfig.training.distillation.map { "; distilling SASRec \(teacher.joined(separator: " + ")) (weight \($0.weight), temperature \($0.temperature)\($0.excludeHistory ? ", history items excluded" : ""))" } ?? ""))
         let log = try TrainingLog(url: outURL.appendingPathComponent("training_log.jsonl"), append: resume)
         let started = Date()
         let shouldStop = stopCheck(started: started, maxMinutes: maxMinutes)

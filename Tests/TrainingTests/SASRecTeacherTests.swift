@@ -30,15 +30,18 @@ final class SASRecTeacherTests: XCTestCase {
     }
 
     func testLevelDistributionsAreTheTeachersMassUnderEachChildAndMultiplyToItsProbability() throws {
-        for excludeHistory in [true, false] { try checkLevelDistributions(excludeHistory: excludeHistory) }
+        for excludeHistory in [true, false] {
+            for ensemble in [1, 2] { try checkLevelDistributions(excludeHistory: excludeHistory, models: ensemble) }
+        }
     }
 
     /// With `excludeHistory`, p is renormalised over the items outside the history (the target always counts; the last
-    /// history below repeats its target, 12).
-    private func checkLevelDistributions(excludeHistory: Bool) throws {
+    /// history below repeats its target, 12). Two models: p is the mean of their softmaxes over the items with codes,
+    /// renormalised over the same items.
+    private func checkLevelDistributions(excludeHistory: Bool, models: Int) throws {
         let (items, tree, paths) = try catalog()
-        let sasrec = SASRec(SASRecConfig(items: 40, dim: 16, layers: 1, heads: 2, maxLength: 6, dropout: 0), seed: 3)
-        let teacher = try SASRecTeacher(model: sasrec, items: items)
+        let sasrecs = (0..<models).map { SASRec(SASRecConfig(items: 40, dim: 16, layers: 1, heads: 2, maxLength: 6, dropout: 0), seed: 3 + UInt64($0)) }
+        let teacher = try SASRecTeacher(models: sasrecs, items: items)
         let histories: [ArraySlice<Int32>] = [[1, 2, 3], [9], [30, 31, 32, 33, 34, 35, 36, 37], [0, 5, 12]]
         let targets: [Int32] = [4, 6, 39, 12]
         let temperature: Float = 0.7
@@ -48,13 +51,19 @@ final class SASRecTeacherTests: XCTestCase {
         XCTAssertEqual(soft.mix, 0.25)
         let allowed = tree.allowedClasses(targets: targets.map { paths[Int($0)] }, classOffsets: items.layout.classOffsets)
         let scores = teacher.itemScores(histories)
+        XCTAssertEqual(scores.count, models)
         for (r, target) in targets.enumerated() {
-            // p(i) ∝ exp(s_i / T) over the items that have the target modality.
-            let s = (0..<40).map { Double(scores[flat: r * 40 + $0]) }
+            // Each model: softmax of s_i / T over the items that have the target modality; p ∝ their sum outside the
+            // excluded items.
+            let mixture = scores.map { scores in
+                let s = (0..<40).map { Double(scores[flat: r * 40 + $0]) }
+                let z = (0..<40).filter { items.hasTarget[$0] }.map { exp(s[$0] / Double(temperature)) }.reduce(0, +)
+                return s.map { exp($0 / Double(temperature)) / z }
+            }.reduce([Double](repeating: 0, count: 40)) { zip($0, $1).map(+) }
             let excluded = excludeHistory ? Set(histories[r].map(Int.init)).subtracting([Int(target)]) : []
             let withCodes = (0..<40).filter { items.hasTarget[$0] && !excluded.contains($0) }
-            let z = withCodes.map { exp(s[$0] / Double(temperature)) }.reduce(0, +)
-            let p = { (i: Int) in exp(s[i] / Double(temperature)) / z }
+            let z = withCodes.map { mixture[$0] }.reduce(0, +)
+            let p = { (i: Int) in mixture[i] / z }
             var product = 1.0
             for level in 0..<3 {
                 let row = r * 3 + level
@@ -161,7 +170,7 @@ final class SASRecTeacherTests: XCTestCase {
         XCTAssertEqual(taught.soft.rowCount, targets.count * 3 + 3 * targets.count * 3)
         XCTAssertEqual(Array(taught.soft.offsets.prefix(13)), plain.soft.offsets, "the targets' rows come first, unchanged")
         XCTAssertEqual(Array(taught.soft.weights.prefix(plain.soft.weights.count)), plain.soft.weights)
-        let scores = teacher.itemScores(histories)
+        let scores = teacher.itemScores(histories)[0]
         var shared = 0
         for (k, path) in taught.extraPaths.enumerated() {
             let r = path.example, target = Int(targets[r])
@@ -187,6 +196,19 @@ final class SASRecTeacherTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(shared, 0, "some extra path shares a prefix with its target (the case that leaves rows out)")
+    }
+
+    /// A run's record names one teacher as `teacher` (as runs before ensembles did, so they still resume) and several
+    /// as `teachers`; both read back.
+    func testTheRunRecordKeepsItsTeachers() throws {
+        let plain = try MSCGRecTrainingTests.setup(epochs: 1)
+        for teachers in [[], ["/a/sasrec"], ["/a/sasrec", "/b/sasrec"]] {
+            let record = MSCGRecRunRecord(model: plain.config, training: plain.options, dataset: "d", items: 60, workDirectory: "/w", teachers: teachers)
+            let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+            XCTAssertEqual(json.contains(#""teacher":"#), teachers.count == 1, json)
+            XCTAssertEqual(json.contains(#""teachers":"#), teachers.count > 1, json)
+            XCTAssertEqual(try JSONDecoder().decode(MSCGRecRunRecord.self, from: Data(json.utf8)), record)
+        }
     }
 
     func testTheConfigReadsDistillationAndRejectsBadValues() throws {

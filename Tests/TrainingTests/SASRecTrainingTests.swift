@@ -76,6 +76,35 @@ final class SASRecTrainingTests: XCTestCase {
         XCTAssertEqual(excluded.recall(at: 1), 1, accuracy: 1e-12)
     }
 
+    /// An ensemble ranks by the mean of its members' softmaxes: each user's rank is the one a hand-made mixture of the
+    /// two models' scores gives, and one model twice ranks as that model alone.
+    func testEnsembleRanksByTheMeanDistribution() throws {
+        let dataset = Self.ringDataset(items: 11, users: 60, length: 16)
+        let config = SASRecConfig(items: dataset.itemCount, dim: 16, layers: 1, heads: 2, maxLength: 8)
+        let (a, b) = (SASRec(config, seed: 4), SASRec(config, seed: 9))
+        let trainer = try SASRecTrainer(dataset: dataset, config: config, options: SASRecTrainingOptions())
+        XCTAssertEqual(trainer.evaluate(ensemble: [a, a], split: .test).ranks, trainer.evaluate(a, split: .test).ranks)
+        let ensemble = trainer.evaluate(ensemble: [a, b], split: .test, batchSize: 7)
+        let examples = (0..<dataset.userCount).map(dataset.testExample(ofUser:))
+        let batch = SequenceBatches.evaluation(examples, length: config.maxLength)
+        let (sa, sb) = (a.lastPositionScores(ids: batch.ids, batch: batch.size), b.lastPositionScores(ids: batch.ids, batch: batch.size))
+        let n = config.items
+        var differs = 0
+        for (row, example) in examples.enumerated() {
+            func softmax(_ s: Tensor) -> [Double] {
+                let logits = (0..<n).map { Double(s[flat: row * n + $0]) }
+                let z = logits.map(exp).reduce(0, +)
+                return logits.map { exp($0) / z }
+            }
+            let mixture = zip(softmax(sa), softmax(sb)).map(+)
+            let target = Int(example.target)
+            let expected = 1 + (0..<n).filter { $0 != target && mixture[$0] >= mixture[target] }.count
+            XCTAssertEqual(Int(ensemble.ranks[row]), expected, "user \(row)")
+            if expected != Ranking.rank(ofItem: target, scores: (0..<n).map { sa[flat: row * n + $0] }) { differs += 1 }
+        }
+        XCTAssertGreaterThan(differs, 0, "the second model changes some ranks (else the check above proves little)")
+    }
+
     /// An epoch split into two data-parallel shards per batch must move the weights as the unsplit epoch does
     /// (no dropout, so the only difference is summation order).
     func testShardedEpochMatchesTheSerialEpoch() throws {
