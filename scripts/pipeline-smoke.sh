@@ -33,6 +33,15 @@ cp -r work/sasrec sasrec-again
 for f in metrics-test-history-excluded.json ranks-test-history-excluded.txt ranks-test-history-kept.txt; do
   cmp -s "work/sasrec/$f" "sasrec-again/$f" || fail "evaluate of the SASRec run differs from sasrec's own $f"
 done
+# An ensemble of one run with itself ranks as that run (the mean of two equal distributions is the distribution);
+# its files go to --out, never into the run.
+"$bin" evaluate --run work/sasrec --ensemble sasrec-again --data work/data --out sasrec-twice --threads 1 > /dev/null 2> err.txt \
+  || fail "evaluate --ensemble failed: $(cat err.txt)"
+for f in ranks-test-history-excluded.txt ranks-test-history-kept.txt; do
+  cmp -s "work/sasrec/$f" "sasrec-twice/$f" || fail "a SASRec run ensembled with itself ranks differently ($f)"
+done
+"$bin" evaluate --run work/sasrec --ensemble sasrec-again --data work/data > /dev/null 2> err.txt && fail "--ensemble without --out was accepted"
+grep -q -- '--ensemble needs --out' err.txt || fail "--ensemble without --out: $(cat err.txt)"
 "$bin" compare work/models/mscgrec work/sasrec > compare.txt 2> err.txt || fail "compare exited with an error"
 [[ $(grep -c '^recall@10 ' compare.txt) == 2 && $(grep -c '300 users, paired' compare.txt) == 2 ]] || fail "compare printed: $(cat compare.txt)"
 "$bin" compare work/models/mscgrec ds > /dev/null 2> err.txt && fail "compare accepted a directory without rank lists"
@@ -55,6 +64,13 @@ run distilled.json || fail "distilled run exited with an error"
 grep -q 'distilling SASRec .*/work/sasrec (weight 0.5, temperature 2.0, history items excluded)' err.txt || fail "the distilled row did not get --teacher WORK/sasrec"
 grep -q '"teacher" : ".*work.*sasrec"' work/models/distilled/config.json || fail "the distilled run does not record its teacher"
 grep -q '^| Distilled |' work/results.md || fail "results.md lacks the distilled row"
+# Two teachers: the student learns their mean distribution, and its record lists both.
+python3 -c 'import json; json.dump(json.load(open("distilled.json"))["models"][-1]["config"], open("distilled-row.json", "w"))'
+"$bin" train --data work/data --config distilled-row.json --teacher work/sasrec --teacher sasrec-again --out two-teachers \
+  --threads 1 > /dev/null 2> err.txt || fail "train with two teachers failed: $(cat err.txt)"
+grep -q 'distilling SASRec .*work/sasrec + .*sasrec-again' err.txt || fail "two teachers: $(grep distilling err.txt)"
+python3 -c 'import json, sys; t = json.load(open("two-teachers/config.json"))["teachers"]; sys.exit(len(t) != 2)' \
+  || fail "the two-teacher run does not record both teachers"
 
 sed 's/"epochs": 2, "warmupSteps": 5, "earlyStopping"/"epochs": 3, "warmupSteps": 5, "earlyStopping"/' tiny.json > changed.json
 run changed.json || fail "changed run exited with an error"
