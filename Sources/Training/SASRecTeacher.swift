@@ -68,8 +68,8 @@ public struct DistillationOptions: Codable, Sendable, Equatable {
 /// q_l(c) = Σ_{i under prefix·c} p(i) / Σ_{i under prefix} p(i) over the prefix's children: exactly the classes of
 /// eq. 6's constrained row, and Π_l q_l(path(i)) = p(i), so a decoder matching every q_l ranks items as SASRec does.
 public struct SASRecTeacher {
-    /// One or more SASRec runs of the same dataset (e.g. two seeds: their mean distribution is a better ranker than
-    /// either, and the student learns it at no extra inference cost).
+    /// One or more SASRec runs of the same dataset. Two Beauty seeds rank better together than either, yet their
+    /// student ended where one teacher's did (README, "A better teacher does not make a better student").
     public let models: [SASRec]
     let levels: Int
     /// [items × levels] target-modality codes.
