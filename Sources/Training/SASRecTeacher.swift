@@ -122,10 +122,11 @@ public struct SASRecTeacher {
         rows.withUnsafeMutableBufferPointer { out in
             Parallelism.forEachChunk(targets.count, grain: 8) { range in
                 var probabilities = [Float](repeating: 0, count: order.count)
+                var scratch = [Float](repeating: 0, count: models.count > 1 ? order.count : 0)
                 for r in range {
                     let rows = scores.map { UnsafeBufferPointer(start: $0.data + r * n, count: n) }
                     itemProbabilities(scores: rows, temperature: options.temperature, target: targets[r],
-                                      excluding: options.excludeHistory ? histories[r] : [], into: &probabilities)
+                                      excluding: options.excludeHistory ? histories[r] : [], into: &probabilities, scratch: &scratch)
                     out[r].own = levelDistributions(probabilities, along: targets[r])
                     for item in mostProbable(options.extraPaths, probabilities, except: targets[r], history: histories[r]) {
                         let first = (0..<levels).first { paths[Int(item) * levels + $0] != paths[Int(targets[r]) * levels + $0] } ?? levels
@@ -190,23 +191,30 @@ public struct SASRecTeacher {
     }
 
     /// The teacher's unnormalised p over `order` (one model: exp of the scores at `temperature`, shifted by their
-    /// maximum; several: the sum of their softmaxes over `order`, ∝ their mean); the `excluded` items other than the target get no mass.
+    /// maximum; several: the sum of their softmaxes over `order`, ∝ their mean); the `excluded` items other than the
+    /// target get no mass. `scratch` holds a further model's exponentials (`order.count` entries when there are several).
     func itemProbabilities(scores: [UnsafeBufferPointer<Float>], temperature: Float, target: Int32, excluding excluded: ArraySlice<Int32>,
-                           into probabilities: inout [Float]) {
-        for (m, scores) in scores.enumerated() {
+                           into probabilities: inout [Float], scratch: inout [Float]) {
+        /// exp((s − max) / T) over `order` into `out`; returns their sum.
+        func exponentials(_ scores: UnsafeBufferPointer<Float>, into out: inout [Float]) -> Double {
             var maximum = scores[Int(target)]
             for item in order { maximum = max(maximum, scores[Int(item)]) }
-            // One model keeps its unnormalised exponentials (the per-level shares normalise them); a mixture needs
-            // each model's distribution normalised before the sum.
-            var scale: Float = 1
-            if models.count > 1 {
-                var total = 0.0
-                for item in order { total += Double(Foundation.exp((scores[Int(item)] - maximum) / temperature)) }
-                scale = Float(1 / total)
-            }
+            var total = 0.0
             for (j, item) in order.enumerated() {
-                let p = Foundation.exp((scores[Int(item)] - maximum) / temperature) * scale
-                probabilities[j] = m == 0 ? p : probabilities[j] + p
+                out[j] = Foundation.exp((scores[Int(item)] - maximum) / temperature)
+                total += Double(out[j])
+            }
+            return total
+        }
+        // One model keeps its unnormalised exponentials (the per-level shares normalise them); a mixture needs each
+        // model's distribution normalised before the sum.
+        let total = exponentials(scores[0], into: &probabilities)
+        if scores.count > 1 {
+            let scale = Float(1 / total)
+            for j in probabilities.indices { probabilities[j] *= scale }
+            for model in scores.dropFirst() {
+                let scale = Float(1 / exponentials(model, into: &scratch))
+                for j in probabilities.indices { probabilities[j] += scratch[j] * scale }
             }
         }
         for item in excluded where item != target {

@@ -148,19 +148,10 @@ public final class SASRecTrainer {
         precondition(models.allSatisfy { $0.config.items == config.items && $0.config.maxLength == config.maxLength },
                      "ensemble members must share the items and maximum length")
         return evaluate(split: split, batchSize: batchSize, excludeHistory: excludeHistory) { ids, size in
-            let n = config.items
-            var mixture = [Float](repeating: 0, count: size * n)
-            for model in models {
-                let scores = model.lastPositionScores(ids: ids, batch: size)
-                for row in 0..<size {
-                    let logits = UnsafeBufferPointer(start: scores.data + row * n, count: n)
-                    let maximum = logits.max() ?? 0
-                    var total: Float = 0
-                    for i in 0..<n { total += Foundation.exp(logits[i] - maximum) }
-                    for i in 0..<n { mixture[row * n + i] += Foundation.exp(logits[i] - maximum) / total }
-                }
+            withoutGrad {
+                let distributions = models.map { $0.lastPositionScores(ids: ids, batch: size).softmax() }
+                return distributions.dropFirst().reduce(distributions[0], +)
             }
-            return Tensor(shape: [size, n], scalars: mixture)
         }
     }
 
