@@ -44,6 +44,14 @@ done
 grep -q -- '--ensemble needs --out' err.txt || fail "--ensemble without --out: $(cat err.txt)"
 "$bin" compare work/models/mscgrec work/sasrec > compare.txt 2> err.txt || fail "compare exited with an error"
 [[ $(grep -c '^recall@10 ' compare.txt) == 2 && $(grep -c '300 users, paired' compare.txt) == 2 ]] || fail "compare printed: $(cat compare.txt)"
+# By history length: the groups hold every user once (300 in all).
+"$bin" compare work/models/mscgrec work/sasrec --data work/data > compare.txt 2> err.txt || fail "compare --data: $(cat err.txt)"
+python3 - <<'PY' || fail "compare --data printed: $(cat compare.txt)"
+import re, sys
+text = open("compare.txt").read()
+parts = text.split("by history length")[1:]
+sys.exit(len(parts) != 2 or any(sum(int(m) for m in re.findall(r"^\S+(?: \S+)?\s+(\d+)\s+\d\.\d{4}", p, re.M)) != 300 for p in parts))
+PY
 "$bin" compare work/models/mscgrec ds > /dev/null 2> err.txt && fail "compare accepted a directory without rank lists"
 grep -q 'ranks-test-history-kept.txt is missing' err.txt || fail "compare's missing-file message"
 
@@ -55,6 +63,7 @@ row = json.loads(json.dumps(config["models"][1]))
 row["name"] = "Distilled"
 row["config"]["model"]["softmax"] = "constrained"
 row["config"]["training"]["distillation"] = {"weight": 0.5, "temperature": 2}
+row["config"]["model"]["prefixBuckets"] = 64
 config["models"].append(row)
 json.dump(config, open("distilled.json", "w"))
 PY
@@ -63,6 +72,8 @@ run distilled.json || fail "distilled run exited with an error"
   || fail "distilled run: got '$(stages)'"
 grep -q 'distilling SASRec .*/work/sasrec (weight 0.5, temperature 2.0, history items excluded)' err.txt || fail "the distilled row did not get --teacher WORK/sasrec"
 grep -q '"teacher" : ".*work.*sasrec"' work/models/distilled/config.json || fail "the distilled run does not record its teacher"
+grep -q 'prefix table 64 rows × 2 hashes' err.txt || fail "the distilled row's start-up line lacks its prefix table"
+grep -q '"prefixBuckets" : 64' work/models/distilled/config.json || fail "the distilled run does not record prefixBuckets"
 grep -q '^| Distilled |' work/results.md || fail "results.md lacks the distilled row"
 # Two teachers: the student learns their mean distribution, and its record lists both.
 python3 -c 'import json; json.dump(json.load(open("distilled.json"))["models"][-1]["config"], open("distilled-row.json", "w"))'

@@ -117,4 +117,20 @@ public struct PairedComparison: Equatable, Sendable {
         }
         return lines.joined(separator: "\n")
     }
+
+    /// The users split by a per-user key (for example the length of their history) at `bounds` (ascending upper
+    /// limits; a last group holds the keys above the last bound), each group compared on its own; empty groups left out.
+    public static func grouped(_ a: [Int32], _ b: [Int32], keys: [Int], bounds: [Int],
+                               cutoffs: [Int] = [10]) -> [(label: String, comparison: PairedComparison)] {
+        precondition(a.count == keys.count && b.count == keys.count, "one key per user")
+        let labels = bounds.indices.map { i in
+            let low = i == 0 ? nil : bounds[i - 1] + 1
+            return low.map { $0 == bounds[i] ? "\($0)" : "\($0)–\(bounds[i])" } ?? "≤ \(bounds[i])"
+        } + ["> \(bounds.last ?? 0)"]
+        var members = [[Int]](repeating: [], count: labels.count)
+        for (user, key) in keys.enumerated() { members[bounds.firstIndex { key <= $0 } ?? bounds.count].append(user) }
+        return zip(labels, members).filter { !$1.isEmpty }.map { label, users in
+            (label, PairedComparison(users.map { a[$0] }, users.map { b[$0] }, cutoffs: cutoffs))
+        }
+    }
 }

@@ -12,6 +12,7 @@ public struct MSCGRec {
     public let config: MSCGRecConfig
     public let layout: TokenLayout
     public var tokenEmbedding: Tensor      // [V, D], shared by encoder and decoder inputs (T5)
+    public var prefixEmbedding: Tensor?    // [prefixBuckets + 1, D], encoder inputs only; nil without prefixBuckets
     public var encoderBias: Tensor         // [positionBuckets, H]; split: item buckets first, then code buckets
     public var encoderLayers: [T5EncoderLayer]
     public var encoderNorm: Tensor         // [D]
@@ -28,6 +29,8 @@ public struct MSCGRec {
         self.config = config
         self.layout = layout
         tokenEmbedding = Tensor.normal([layout.vocabularySize, t.dModel], std: 1, using: &rng).requiringGrad()
+        // Zeros: training starts from the paper's model and adds what the prefixes tell it.
+        prefixEmbedding = config.prefixBuckets.map { Tensor.zeros([$0 + 1, t.dModel]).requiringGrad() }
         let biasStd = 1 / Float(t.dModel).squareRoot()
         encoderBias = Tensor.normal([t.positionBuckets, t.heads], std: biasStd, using: &rng).requiringGrad()
         encoderLayers = (0..<t.encoderLayers).map { _ in T5EncoderLayer(t, using: &rng) }
@@ -56,7 +59,9 @@ public struct MSCGRec {
     }
 
     public var namedParameters: [(String, Tensor)] {
-        var named: [(String, Tensor)] = [("embedding", tokenEmbedding), ("encoder.position_bias", encoderBias)]
+        var named: [(String, Tensor)] = [("embedding", tokenEmbedding)]
+        if let prefixEmbedding { named.append(("encoder.prefix_embedding", prefixEmbedding)) }
+        named.append(("encoder.position_bias", encoderBias))
         for (i, layer) in encoderLayers.enumerated() { named += layer.parameters(prefix: "encoder.\(i)") }
         named += [("encoder.final_norm", encoderNorm), ("decoder.position_bias", decoderBias)]
         for (i, layer) in decoderLayers.enumerated() { named += layer.parameters(prefix: "decoder.\(i)") }
@@ -114,7 +119,13 @@ public struct MSCGRec {
         precondition(tokens.count == batch * s, "encoder tokens for \(batch) rows of \(s), got \(tokens.count)")
         let mask = padding.map { AttentionMask.keyPadding(Tensor(shape: [batch, s], scalars: $0)) }
         let bias = encoderPositionBias(items: items)
-        var x = dropout.apply(embedding(tokenEmbedding, indices: tokens, indexShape: [batch, s]))
+        var x = embedding(tokenEmbedding, indices: tokens, indexShape: [batch, s])
+        if let prefixEmbedding, let buckets = config.prefixBuckets {
+            let rows = layout.prefixRows(tokens, rowLength: s, buckets: buckets)
+            x = x + embedding(prefixEmbedding, indices: rows.first, indexShape: [batch, s])
+                + embedding(prefixEmbedding, indices: rows.second, indexShape: [batch, s])
+        }
+        x = dropout.apply(x)
         for layer in encoderLayers { x = layer(x, positionBias: bias, mask: mask, dropout: dropout) }
         return dropout.apply(x.rmsNorm(weight: encoderNorm, eps: config.transformer.normEpsilon))
     }

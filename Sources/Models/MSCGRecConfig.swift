@@ -4,8 +4,9 @@ import MSCCore
 /// these numbers. It is written beside the weights and read back to rebuild exactly the trained model; the artifact
 /// manifest carries it to the server.
 public struct MSCGRecConfig: Codable, Equatable, Sendable {
-    /// Bumped when the meaning of a field or the weight layout changes; a reader refuses other versions.
-    public static let currentFormatVersion = 1
+    /// Bumped when the meaning of a field or the weight layout changes; a reader refuses versions newer than its own.
+    /// 2: `prefixBuckets` (configs without it are still written as 1, so builds before it read them).
+    public static let currentFormatVersion = 2
 
     /// One input modality: its name and the size of each code level, the collision level last.
     public struct Modality: Codable, Equatable, Sendable {
@@ -29,7 +30,7 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
         case full
     }
 
-    public var formatVersion = MSCGRecConfig.currentFormatVersion
+    public var formatVersion = 1
     /// Input modalities in stacking order: an item reads `[m1 c1 … cL][m2 …]…`.
     public var modalities: [Modality]
     /// The modality whose codes the decoder predicts (the paper's choice: collaborative).
@@ -44,13 +45,19 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
     public var softmax: Softmax
     /// Training only: the chance that one randomly chosen modality of a history item shows its MASK token.
     public var maskProbability: Float
+    /// Not in the paper (nil: off). Each history code token below its modality's first level also gets two rows of a
+    /// table of `prefixBuckets + 1`, picked by two hashes of its prefix (c1 … cl of that item and modality), so the
+    /// encoder reads which exact prefix (and, at the collision level, which item) it sees instead of composing it from
+    /// codes shared by many items. The table's size is fixed, not one row per item.
+    public var prefixBuckets: Int?
 
     public init(modalities: [Modality], targetModality: String, maxHistory: Int = 20,
                 transformer: TransformerConfig = MSCGRecConfig.defaultTransformer, positionBias: PositionBias = .split,
-                itemBuckets: Int = 16, softmax: Softmax = .constrained, maskProbability: Float = 0) {
+                itemBuckets: Int = 16, softmax: Softmax = .constrained, maskProbability: Float = 0, prefixBuckets: Int? = nil) {
         self.modalities = modalities; self.targetModality = targetModality; self.maxHistory = maxHistory
         self.transformer = transformer; self.positionBias = positionBias; self.itemBuckets = itemBuckets
-        self.softmax = softmax; self.maskProbability = maskProbability
+        self.softmax = softmax; self.maskProbability = maskProbability; self.prefixBuckets = prefixBuckets
+        formatVersion = prefixBuckets == nil ? 1 : 2
     }
 
     /// The CPU default (sizes chosen by measured epoch time; README says what each costs). Dropout 0.05: on Beauty
@@ -65,8 +72,12 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
 
     public func validate() throws {
         func fail(_ field: String, _ why: String) -> ConfigError { ConfigError("config field \(field): \(why)") }
-        guard formatVersion == Self.currentFormatVersion else {
-            throw fail("formatVersion", "is \(formatVersion); this build reads version \(Self.currentFormatVersion) (retrain or use a matching build)")
+        guard (1...Self.currentFormatVersion).contains(formatVersion) else {
+            throw fail("formatVersion", "is \(formatVersion); this build reads versions 1…\(Self.currentFormatVersion) (retrain or use a matching build)")
+        }
+        if let buckets = prefixBuckets {
+            guard formatVersion >= 2 else { throw fail("formatVersion", "is 1, but prefixBuckets needs version 2") }
+            guard (1...(1 << 24)).contains(buckets) else { throw fail("prefixBuckets", "must be 1…2^24, got \(buckets)") }
         }
         guard !modalities.isEmpty else { throw fail("modalities", "needs at least one modality") }
         var seen = Set<String>()
@@ -131,4 +142,37 @@ public struct TokenLayout: Equatable, Sendable {
     public func blockOffset(_ modality: Int) -> Int { modalities[..<modality].reduce(0) { $0 + $1.levels } }
     public var targetLevels: Int { modalities[targetIndex].levels }
     public func token(modality: Int, level: Int, code: Int32) -> Int32 { codeTokenStart[modality][level] + code }
+
+    /// The two prefix-table rows of every token of encoder rows of `rowLength` tokens (items·P, then EOS), for a table
+    /// of `buckets + 1` rows: 1 + two hashes of the token's prefix within its item and modality for code tokens below
+    /// the first level; 0 for first-level codes, EOS, PAD and a prefix that holds a MASK.
+    public func prefixRows(_ tokens: [Int32], rowLength: Int, buckets: Int) -> (first: [Int32], second: [Int32]) {
+        var first = [Int32](repeating: 0, count: tokens.count), second = first
+        let p = blockLength, firstCode = codeTokenStart[0][0], n = UInt64(buckets)
+        for row in stride(from: 0, to: tokens.count, by: rowLength) {
+            for block in stride(from: row, to: row + rowLength - 1, by: p) {
+                for m in modalities.indices {
+                    let start = block + blockOffset(m)
+                    var h = Self.mix(UInt64(m + 1)), coded = true
+                    for level in 0..<modalities[m].levels {
+                        let t = tokens[start + level]
+                        coded = coded && t >= firstCode
+                        h = Self.mix(h ^ UInt64(UInt32(bitPattern: t)))
+                        guard level > 0, coded else { continue }
+                        first[start + level] = 1 + Int32(h % n)
+                        second[start + level] = 1 + Int32(Self.mix(h ^ 0x5851_F42D_4C95_7F2D) % n)
+                    }
+                }
+            }
+        }
+        return (first, second)
+    }
+
+    /// SplitMix64's finaliser: every input bit moves every output bit.
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

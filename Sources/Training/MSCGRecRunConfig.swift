@@ -22,6 +22,8 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
         public var itemBuckets = 16
         public var softmax = MSCGRecConfig.Softmax.constrained
         public var maskProbability: Float = 0
+        /// nil: off (the paper's model); see `MSCGRecConfig.prefixBuckets`.
+        public var prefixBuckets: Int?
         public init() {}
     }
     public var model = Model()
@@ -30,7 +32,7 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
 
     /// Fields that may appear although the defaults leave them out.
     static let optionalKeys: Set<String> = [
-        "model.modalities", "model.maxHistory", "training.targetsPerUser", "training.distillation", "training.validationUsers",
+        "model.modalities", "model.maxHistory", "model.prefixBuckets", "training.targetsPerUser", "training.distillation", "training.validationUsers",
     ]
 
     /// Reads `data` (JSON) over the defaults.
@@ -88,7 +90,7 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
         let config = MSCGRecConfig(modalities: modalities, targetModality: model.targetModality,
                                    maxHistory: model.maxHistory ?? datasetMaxHistory, transformer: model.transformer,
                                    positionBias: model.positionBias, itemBuckets: model.itemBuckets, softmax: model.softmax,
-                                   maskProbability: model.maskProbability)
+                                   maskProbability: model.maskProbability, prefixBuckets: model.prefixBuckets)
         try config.validate()
         return config
     }

@@ -68,6 +68,15 @@ final class BundleTests: XCTestCase {
         assertThrowsError(try LoadedBundle.load(root), containing: "model.safetensors: does not fit the manifest's model config")
     }
 
+    func testAModelWithAPrefixTableTravelsInTheBundle() throws {
+        let root = try temporaryDirectory(self)
+        try TinyBundle.publish(root: root, prefixBuckets: 11)
+        let bundle = try LoadedBundle.load(root)
+        XCTAssertEqual(bundle.manifest.model.prefixBuckets, 11)
+        XCTAssertEqual(bundle.manifest.model.formatVersion, 2)
+        XCTAssertEqual(bundle.model.prefixEmbedding?.shape, [12, 16])
+    }
+
     func testPruneKeepsTheNewestAndCurrent() throws {
         let root = try temporaryDirectory(self)
         var published: [String] = []

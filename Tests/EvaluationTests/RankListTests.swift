@@ -75,6 +75,22 @@ final class RankListTests: XCTestCase {
         XCTAssertTrue(table.contains("recall@5     0.5000   0.7500   -0.2500   0.2500  -1.00  0.667"), table)
     }
 
+    /// Keys 3, 5, 6, 30, 4 at bounds [5, 10]: users 0, 1, 4 (≤ 5), 2 (6–10), 3 (> 10); each group's figures are the
+    /// group's own paired comparison.
+    func testGroupsSplitUsersByKeyAndCompareEachOnItsOwn() {
+        let a: [Int32] = [1, 3, 0, 12, 2], b: [Int32] = [2, 3, 1, 0, 0]
+        let groups = PairedComparison.grouped(a, b, keys: [3, 5, 6, 30, 4], bounds: [5, 10])
+        XCTAssertEqual(groups.map(\.label), ["≤ 5", "6–10", "> 10"])
+        XCTAssertEqual(groups.map(\.comparison.users), [3, 1, 1])
+        XCTAssertEqual(groups[0].comparison, PairedComparison([1, 3, 2], [2, 3, 0], cutoffs: [10]))
+        // recall@10 of the first group: A 1, 1, 1; B 1, 1, 0.
+        XCTAssertEqual(groups[0].comparison.rows.first { $0.metric == "recall@10" }?.difference ?? 0, 1.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(groups[2].comparison.rows.map(\.metric), ["recall@10", "ndcg@10", "mrr@10"])
+        // Empty groups are left out; a bound of one value is labelled by it.
+        XCTAssertEqual(PairedComparison.grouped([1, 2], [1, 2], keys: [1, 9], bounds: [1, 2, 4]).map(\.label), ["≤ 1", "> 4"])
+        XCTAssertEqual(PairedComparison.grouped([1], [1], keys: [2], bounds: [1, 2]).map(\.label), ["2"])
+    }
+
     func testIdenticalListsDifferByNothing() {
         let comparison = PairedComparison([1, 0, 4, 9], [1, 0, 4, 9])
         for row in comparison.rows {

@@ -1,0 +1,107 @@
+import Foundation
+import Models
+import SafeTensors
+import TensorEngine
+import TestSupport
+import XCTest
+
+/// `MSCGRecConfig.prefixBuckets` (not in the paper): which rows each history token reads, that a zero table is the
+/// paper's model, the table's gradient against finite differences, and how the setting is stored.
+extension MSCGRecFixtureTests {
+    func testPrefixRowsFollowEachItemsOwnPrefixAndSkipFirstLevelsMasksPaddingAndEOS() throws {
+        let c = try load("mscgrec_split")
+        let layout = c.model.layout, p = layout.blockLength, s = c.batch.items * p + 1, tokens = c.batch.encoderTokens
+        XCTAssertNotNil(c.batch.padding, "the fixture has padded rows")
+        XCTAssertTrue(tokens.contains(layout.mask(0)) && tokens.contains(layout.mask(1)), "and masked modalities")
+        let buckets = 1 << 20
+        let (first, second) = layout.prefixRows(tokens, rowLength: s, buckets: buckets)
+        var rowsOfPrefix: [[Int32]: [Int32]] = [:], coded = 0
+        for row in stride(from: 0, to: tokens.count, by: s) {
+            XCTAssertEqual([first[row + s - 1], second[row + s - 1]], [0, 0], "EOS")
+            for block in stride(from: row, to: row + s - 1, by: p) {
+                for m in layout.modalities.indices {
+                    let start = block + layout.blockOffset(m)
+                    for level in 0..<layout.modalities[m].levels {
+                        let i = start + level, prefix = Array(tokens[start...i])
+                        // Token ids carry modality and level, so the prefix's tokens are its whole key.
+                        if level == 0 || prefix.contains(where: { $0 < layout.codeTokenStart[0][0] }) {
+                            XCTAssertEqual([first[i], second[i]], [0, 0], "token \(i): first level, PAD or MASK")
+                            continue
+                        }
+                        XCTAssertTrue((1...Int32(buckets)).contains(first[i]) && (1...Int32(buckets)).contains(second[i]))
+                        XCTAssertNotEqual(first[i], second[i], "two hashes")
+                        if let seen = rowsOfPrefix[prefix] { XCTAssertEqual(seen, [first[i], second[i]], "same prefix, same rows") }
+                        rowsOfPrefix[prefix] = [first[i], second[i]]
+                        coded += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(rowsOfPrefix.count, 20)
+        XCTAssertGreaterThan(coded, rowsOfPrefix.count, "some prefixes repeat across positions and rows")
+        XCTAssertEqual(Set(rowsOfPrefix.values.map { $0[0] }).count, rowsOfPrefix.count, "distinct prefixes, distinct rows")
+        // A smaller table folds the same tokens into its rows, zero where the large one is.
+        let small = layout.prefixRows(tokens, rowLength: s, buckets: 7)
+        XCTAssertEqual(small.first.map { $0 == 0 }, first.map { $0 == 0 })
+        XCTAssertTrue((small.first + small.second).allSatisfy { (0...7).contains($0) })
+    }
+
+    /// The fixture's model with a prefix table of `buckets + 1` rows set to `table` (zeros when nil).
+    private func withPrefixTable(_ c: Case, buckets: Int, table: Tensor? = nil) throws -> MSCGRec {
+        var config = c.config
+        config.prefixBuckets = buckets
+        config.formatVersion = 2
+        var weights = c.model.weights()
+        weights.add("encoder.prefix_embedding", table ?? Tensor.zeros([buckets + 1, config.transformer.dModel]))
+        return try MSCGRec(config, weights: weights)
+    }
+
+    func testAZeroPrefixTableIsThePapersModelAndItsGradientMatchesFiniteDifferences() throws {
+        let c = try load("mscgrec_split")
+        let buckets = 13, d = c.config.transformer.dModel
+        let zero = try withPrefixTable(c, buckets: buckets)
+        XCTAssertEqual(zero.loss(c.batch, allowed: c.allowed).item, c.model.loss(c.batch, allowed: c.allowed).item)
+
+        var rng = SeededGenerator(seed: 9)
+        let model = try withPrefixTable(c, buckets: buckets, table: Tensor.normal([buckets + 1, d], std: 0.5, using: &rng))
+        let table = try XCTUnwrap(model.prefixEmbedding)
+        let base = model.loss(c.batch, allowed: c.allowed)
+        XCTAssertNotEqual(base.item, c.model.loss(c.batch, allowed: c.allowed).item, "the table takes part")
+        base.backward()
+        let grad = try XCTUnwrap(table.grad).scalars
+        // The entries with the largest gradients, so the differences stand well above float32 rounding.
+        let probes = grad.indices.sorted { abs(grad[$0]) > abs(grad[$1]) }.prefix(4)
+        for index in probes {
+            let eps: Float = 1e-2, saved = table.data[index]
+            table.data[index] = saved + eps
+            let up = model.loss(c.batch, allowed: c.allowed).item
+            table.data[index] = saved - eps
+            let down = model.loss(c.batch, allowed: c.allowed).item
+            table.data[index] = saved
+            let numeric = (up - down) / (2 * eps)
+            XCTAssertEqual(numeric, grad[index], accuracy: 2e-4 + 0.03 * abs(grad[index]), "entry \(index)")
+        }
+        XCTAssertGreaterThan(abs(grad[probes.first!]), 1e-3)
+    }
+
+    func testPrefixBucketsAreStoredAsFormatVersionTwoAndRoundTrip() throws {
+        let c = try load("mscgrec_split")
+        let plain = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality)
+        XCTAssertEqual(plain.formatVersion, 1, "configs without it stay readable by builds before it")
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(plain), as: UTF8.self).contains("prefixBuckets"))
+        let prefixed = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality, prefixBuckets: 100)
+        XCTAssertEqual(prefixed.formatVersion, 2)
+        XCTAssertEqual(try JSONDecoder().decode(MSCGRecConfig.self, from: JSONEncoder().encode(prefixed)), prefixed)
+        var old = prefixed
+        old.formatVersion = 1
+        XCTAssertThrowsError(try old.validate()) { XCTAssertTrue("\($0)".contains("prefixBuckets needs version 2"), "\($0)") }
+
+        var rng = SeededGenerator(seed: 4)
+        let model = try withPrefixTable(c, buckets: 5, table: Tensor.normal([6, c.config.transformer.dModel], std: 1, using: &rng))
+        let reloaded = try MSCGRec(model.config, weights: model.weights())
+        XCTAssertEqual(reloaded.prefixEmbedding?.scalars, model.prefixEmbedding?.scalars)
+        XCTAssertThrowsError(try MSCGRec(model.config, weights: c.model.weights())) {
+            XCTAssertTrue("\($0)".contains("encoder.prefix_embedding"), "\($0)")
+        }
+    }
+}
