@@ -127,17 +127,30 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
             var candidates: [Candidate] = [], best: [Candidate] = []
             candidates.reserveCapacity(width * 32); best.reserveCapacity(width + 1)
             var tokens: [Int32] = [], rowUser: [Int32] = [], parents: [Int32] = [], logits: [Float] = []
+            var prefixRows: (first: [Int32], second: [Int32]) = ([], [])
             tokens.reserveCapacity(users * width); rowUser.reserveCapacity(users * width); parents.reserveCapacity(users * width)
+            let prefixBuckets = model.config.prefixesInDecoder ? model.config.prefixBuckets : nil
             for t in 0..<levels {
                 // The rows to decode, in (user, beam) order: the order their cache rows are in.
                 tokens.removeAll(keepingCapacity: true); rowUser.removeAll(keepingCapacity: true)
+                prefixRows.first.removeAll(keepingCapacity: true); prefixRows.second.removeAll(keepingCapacity: true)
                 for u in 0..<users {
                     for beam in beams[u] where beam.row >= 0 {
                         tokens.append(t == 0 ? TokenLayout.pad : model.layout.token(modality: target, level: t - 1, code: beam.codes[t - 1]))
                         rowUser.append(Int32(u))
+                        // The prefix c1 … ct this token completes, as `decoderPrefixRows` reads it in training.
+                        guard let buckets = prefixBuckets else { continue }
+                        var rows: (Int32, Int32) = (0, 0)
+                        if t > 1 {
+                            var h = TokenLayout.PrefixHash(modality: target)
+                            for (level, code) in beam.codes.prefix(t).enumerated() { h.append(model.layout.token(modality: target, level: level, code: code)) }
+                            rows = h.rows(buckets: buckets)
+                        }
+                        prefixRows.first.append(rows.0); prefixRows.second.append(rows.1)
                     }
                 }
-                let hidden = tokens.isEmpty ? nil : step(tokens: tokens, rowUser: rowUser, users: users, t: t, cross: cross,
+                let hidden = tokens.isEmpty ? nil : step(tokens: tokens, prefixRows: prefixBuckets == nil ? nil : prefixRows,
+                                                         rowUser: rowUser, users: users, t: t, cross: cross,
                                                          crossMask: crossMask, cacheK: &cacheK, cacheV: &cacheV)
                 // Candidates per user: every child of every beam, scored with the log-softmax over those children.
                 parents.removeAll(keepingCapacity: true)
@@ -232,8 +245,8 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
     /// One decoder position for every decoded row (`rowUser[r]`: its user, non-decreasing): self-attention over the
     /// cache (appending this step's keys and values), cross-attention with each user's rows as the queries of one
     /// padded row of the batch, feed-forward, final norm. Returns [R, D].
-    func step(tokens: [Int32], rowUser: [Int32], users: Int, t: Int, cross: [(Tensor, Tensor)], crossMask: Tensor?,
-              cacheK: inout [Tensor?], cacheV: inout [Tensor?]) -> Tensor {
+    func step(tokens: [Int32], prefixRows: (first: [Int32], second: [Int32])?, rowUser: [Int32], users: Int, t: Int,
+              cross: [(Tensor, Tensor)], crossMask: Tensor?, cacheK: inout [Tensor?], cacheV: inout [Tensor?]) -> Tensor {
         let n = tokens.count, eps = model.config.transformer.normEpsilon
         // Pad each user's rows to the widest user's count for the cross-attention kernel; `padded[u·w + j]` is the
         // row shown in slot j of user u (a repeat of one of its rows, or of row 0, beyond its count; those are dropped).
@@ -250,6 +263,9 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
         let identity = w * users == n && counts.allSatisfy { $0 == w }
         let bias = model.decoderPositionBias(length: t + 1).slice(axis: 1, start: t, end: t + 1)   // [H, 1, t+1]
         var y = embedding(model.tokenEmbedding, indices: tokens, indexShape: [n, 1])
+        if let prefixRows, let table = model.prefixEmbedding {
+            y = y + embedding(table, indices: prefixRows.first, indexShape: [n, 1]) + embedding(table, indices: prefixRows.second, indexShape: [n, 1])
+        }
         for (l, layer) in model.decoderLayers.enumerated() {
             let a = layer.selfAttention
             let x = y.rmsNorm(weight: layer.selfAttentionNorm, eps: eps)

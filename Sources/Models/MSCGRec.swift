@@ -12,7 +12,7 @@ public struct MSCGRec {
     public let config: MSCGRecConfig
     public let layout: TokenLayout
     public var tokenEmbedding: Tensor      // [V, D], shared by encoder and decoder inputs (T5)
-    public var prefixEmbedding: Tensor?    // [prefixBuckets + 1, D], encoder inputs only; nil without prefixBuckets
+    public var prefixEmbedding: Tensor?    // [prefixBuckets + 1, D], encoder inputs (and decoder inputs with decoderPrefixes); nil without prefixBuckets
     public var encoderBias: Tensor         // [positionBuckets, H]; split: item buckets first, then code buckets
     public var encoderLayers: [T5EncoderLayer]
     public var encoderNorm: Tensor         // [D]
@@ -148,7 +148,13 @@ public struct MSCGRec {
         let crossMask = padding.map { AttentionMask.keyPadding(Tensor(shape: [batch, s], scalars: $0)) }
         let selfMask = AttentionMask.causal(length)
         let bias = decoderPositionBias(length: length)
-        var y = dropout.apply(embedding(tokenEmbedding, indices: decoderTokens, indexShape: [batch, length]))
+        var y = embedding(tokenEmbedding, indices: decoderTokens, indexShape: [batch, length])
+        if config.prefixesInDecoder, let prefixEmbedding, let buckets = config.prefixBuckets {
+            let rows = layout.decoderPrefixRows(decoderTokens, rowLength: length, buckets: buckets)
+            y = y + embedding(prefixEmbedding, indices: rows.first, indexShape: [batch, length])
+                + embedding(prefixEmbedding, indices: rows.second, indexShape: [batch, length])
+        }
+        y = dropout.apply(y)
         for layer in decoderLayers {
             y = layer(y, encoderOutput: encoded, positionBias: bias, selfMask: selfMask, crossMask: crossMask, dropout: dropout)
         }

@@ -5,8 +5,9 @@ import MSCCore
 /// manifest carries it to the server.
 public struct MSCGRecConfig: Codable, Equatable, Sendable {
     /// Bumped when the meaning of a field or the weight layout changes; a reader refuses versions newer than its own.
-    /// 2: `prefixBuckets` (configs without it are still written as 1, so builds before it read them).
-    public static let currentFormatVersion = 2
+    /// 2: `prefixBuckets`; 3: `decoderPrefixes`. A config is written with the lowest version that holds it, so builds
+    /// before a setting read every config without it and refuse one with it instead of ignoring it.
+    public static let currentFormatVersion = 3
 
     /// One input modality: its name and the size of each code level, the collision level last.
     public struct Modality: Codable, Equatable, Sendable {
@@ -50,15 +51,24 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
     /// encoder reads which exact prefix (and, at the collision level, which item) it sees instead of composing it from
     /// codes shared by many items. The table's size is fixed, not one row per item.
     public var prefixBuckets: Int?
+    /// Not in the paper (nil or false: off). The decoder's input tokens read the same table, with the same hashes, for
+    /// the target prefix they complete, so the state that scores a prefix's children knows that exact prefix (the
+    /// output side of what `prefixBuckets` gives the encoder). Needs `prefixBuckets`.
+    public var decoderPrefixes: Bool?
 
     public init(modalities: [Modality], targetModality: String, maxHistory: Int = 20,
                 transformer: TransformerConfig = MSCGRecConfig.defaultTransformer, positionBias: PositionBias = .split,
-                itemBuckets: Int = 16, softmax: Softmax = .constrained, maskProbability: Float = 0, prefixBuckets: Int? = nil) {
+                itemBuckets: Int = 16, softmax: Softmax = .constrained, maskProbability: Float = 0, prefixBuckets: Int? = nil,
+                decoderPrefixes: Bool = false) {
         self.modalities = modalities; self.targetModality = targetModality; self.maxHistory = maxHistory
         self.transformer = transformer; self.positionBias = positionBias; self.itemBuckets = itemBuckets
         self.softmax = softmax; self.maskProbability = maskProbability; self.prefixBuckets = prefixBuckets
-        formatVersion = prefixBuckets == nil ? 1 : 2
+        self.decoderPrefixes = decoderPrefixes ? true : nil
+        formatVersion = decoderPrefixes ? 3 : prefixBuckets == nil ? 1 : 2
     }
+
+    /// Whether the decoder's inputs read the prefix table.
+    public var prefixesInDecoder: Bool { decoderPrefixes == true }
 
     /// The CPU default (sizes chosen by measured epoch time; README says what each costs). Dropout 0.05: on Beauty
     /// (131k targets) this small model is limited by fitting (validation loss at epoch 2 with dropout 0.3, 0.1, 0:
@@ -78,6 +88,10 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
         if let buckets = prefixBuckets {
             guard formatVersion >= 2 else { throw fail("formatVersion", "is 1, but prefixBuckets needs version 2") }
             guard (1...(1 << 24)).contains(buckets) else { throw fail("prefixBuckets", "must be 1…2^24, got \(buckets)") }
+        }
+        if prefixesInDecoder {
+            guard prefixBuckets != nil else { throw fail("decoderPrefixes", "needs prefixBuckets (the table it reads)") }
+            guard formatVersion >= 3 else { throw fail("formatVersion", "is \(formatVersion), but decoderPrefixes needs version 3") }
         }
         guard !modalities.isEmpty else { throw fail("modalities", "needs at least one modality") }
         var seen = Set<String>()
@@ -148,24 +162,49 @@ public struct TokenLayout: Equatable, Sendable {
     /// the first level; 0 for first-level codes, EOS, PAD and a prefix that holds a MASK.
     public func prefixRows(_ tokens: [Int32], rowLength: Int, buckets: Int) -> (first: [Int32], second: [Int32]) {
         var first = [Int32](repeating: 0, count: tokens.count), second = first
-        let p = blockLength, firstCode = codeTokenStart[0][0], n = UInt64(buckets)
+        let p = blockLength, firstCode = codeTokenStart[0][0], offsets = modalities.indices.map(blockOffset)
         for row in stride(from: 0, to: tokens.count, by: rowLength) {
             for block in stride(from: row, to: row + rowLength - 1, by: p) {
                 for m in modalities.indices {
-                    let start = block + blockOffset(m)
-                    var h = Self.mix(UInt64(m + 1)), coded = true
+                    let start = block + offsets[m]
+                    var h = PrefixHash(modality: m), coded = true
                     for level in 0..<modalities[m].levels {
                         let t = tokens[start + level]
                         coded = coded && t >= firstCode
-                        h = Self.mix(h ^ UInt64(UInt32(bitPattern: t)))
+                        h.append(t)
                         guard level > 0, coded else { continue }
-                        first[start + level] = 1 + Int32(h % n)
-                        second[start + level] = 1 + Int32(Self.mix(h ^ 0x5851_F42D_4C95_7F2D) % n)
+                        (first[start + level], second[start + level]) = h.rows(buckets: buckets)
                     }
                 }
             }
         }
         return (first, second)
+    }
+
+    /// The same rows for decoder inputs (rows of `rowLength` tokens: the start token, then the target's codes): the
+    /// token at position t completes the target prefix c1 … ct and reads that prefix's rows, the ones the same item's
+    /// tokens read in a history; 0 for the start token and the first level.
+    public func decoderPrefixRows(_ tokens: [Int32], rowLength: Int, buckets: Int) -> (first: [Int32], second: [Int32]) {
+        var first = [Int32](repeating: 0, count: tokens.count), second = first
+        for row in stride(from: 0, to: tokens.count, by: rowLength) {
+            var h = PrefixHash(modality: targetIndex)
+            for t in 1..<rowLength {
+                h.append(tokens[row + t])
+                if t > 1 { (first[row + t], second[row + t]) = h.rows(buckets: buckets) }
+            }
+        }
+        return (first, second)
+    }
+
+    /// A running hash of one item's code tokens in one modality, and the two table rows it picks.
+    public struct PrefixHash {
+        var state: UInt64
+        public init(modality: Int) { state = TokenLayout.mix(UInt64(modality + 1)) }
+        public mutating func append(_ token: Int32) { state = TokenLayout.mix(state ^ UInt64(UInt32(bitPattern: token))) }
+        public func rows(buckets: Int) -> (Int32, Int32) {
+            let n = UInt64(buckets)
+            return (1 + Int32(state % n), 1 + Int32(TokenLayout.mix(state ^ 0x5851_F42D_4C95_7F2D) % n))
+        }
     }
 
     /// SplitMix64's finaliser: every input bit moves every output bit.

@@ -24,6 +24,8 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
         public var maskProbability: Float = 0
         /// nil: off (the paper's model); see `MSCGRecConfig.prefixBuckets`.
         public var prefixBuckets: Int?
+        /// nil or false: off; see `MSCGRecConfig.decoderPrefixes`.
+        public var decoderPrefixes: Bool?
         public init() {}
     }
     public var model = Model()
@@ -32,7 +34,7 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
 
     /// Fields that may appear although the defaults leave them out.
     static let optionalKeys: Set<String> = [
-        "model.modalities", "model.maxHistory", "model.prefixBuckets", "training.targetsPerUser", "training.distillation", "training.validationUsers",
+        "model.modalities", "model.maxHistory", "model.prefixBuckets", "model.decoderPrefixes", "training.targetsPerUser", "training.distillation", "training.validationUsers",
     ]
 
     /// Reads `data` (JSON) over the defaults.
@@ -90,7 +92,8 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
         let config = MSCGRecConfig(modalities: modalities, targetModality: model.targetModality,
                                    maxHistory: model.maxHistory ?? datasetMaxHistory, transformer: model.transformer,
                                    positionBias: model.positionBias, itemBuckets: model.itemBuckets, softmax: model.softmax,
-                                   maskProbability: model.maskProbability, prefixBuckets: model.prefixBuckets)
+                                   maskProbability: model.maskProbability, prefixBuckets: model.prefixBuckets,
+                                   decoderPrefixes: model.decoderPrefixes ?? false)
         try config.validate()
         return config
     }

@@ -5,8 +5,9 @@ import TensorEngine
 import TestSupport
 import XCTest
 
-/// `MSCGRecConfig.prefixBuckets` (not in the paper): which rows each history token reads, that a zero table is the
-/// paper's model, the table's gradient against finite differences, and how the setting is stored.
+/// `MSCGRecConfig.prefixBuckets` and `decoderPrefixes` (not in the paper): which rows each history and decoder token
+/// reads, that a zero table is the paper's model, the table's gradient against finite differences, and how the
+/// settings are stored.
 extension MSCGRecFixtureTests {
     func testPrefixRowsFollowEachItemsOwnPrefixAndSkipFirstLevelsMasksPaddingAndEOS() throws {
         let c = try load("mscgrec_split")
@@ -46,11 +47,34 @@ extension MSCGRecFixtureTests {
         XCTAssertTrue((small.first + small.second).allSatisfy { (0...7).contains($0) })
     }
 
-    /// The fixture's model with a prefix table of `buckets + 1` rows set to `table` (zeros when nil).
-    private func withPrefixTable(_ c: Case, buckets: Int, table: Tensor? = nil) throws -> MSCGRec {
+    func testDecoderTokensReadTheRowsOfTheSamePrefixInAHistory() throws {
+        let c = try load("mscgrec_split")
+        let layout = c.model.layout, target = layout.targetIndex, levels = layout.targetLevels, buckets = 1 << 20
+        let decoder = layout.decoderPrefixRows(c.batch.decoderTokens, rowLength: levels, buckets: buckets)
+        XCTAssertGreaterThanOrEqual(levels, 3, "the fixture's target has prefixes below its first level")
+        for row in 0..<c.batch.size {
+            let tokens = Array(c.batch.decoderTokens[row * levels..<(row + 1) * levels])
+            XCTAssertEqual(tokens[0], TokenLayout.pad)
+            // A one-item history that holds this row's target codes (its last level and the other modalities masked).
+            var block = layout.modalities.indices.flatMap { m in [Int32](repeating: layout.mask(m), count: layout.modalities[m].levels) }
+            let start = layout.blockOffset(target)
+            for t in 1..<levels { block[start + t - 1] = tokens[t] }
+            let history = layout.prefixRows(block + [TokenLayout.eos], rowLength: block.count + 1, buckets: buckets)
+            for t in 0..<levels {
+                let expected = t < 2 ? [Int32(0), 0] : [history.first[start + t - 1], history.second[start + t - 1]]
+                XCTAssertEqual([decoder.first[row * levels + t], decoder.second[row * levels + t]], expected, "row \(row) position \(t)")
+                if t >= 2 { XCTAssertNotEqual(expected, [0, 0]) }
+            }
+        }
+    }
+
+    /// The fixture's model with a prefix table of `buckets + 1` rows set to `table` (zeros when nil), read by the
+    /// decoder too when `decoder`.
+    private func withPrefixTable(_ c: Case, buckets: Int, table: Tensor? = nil, decoder: Bool = false) throws -> MSCGRec {
         var config = c.config
         config.prefixBuckets = buckets
-        config.formatVersion = 2
+        config.decoderPrefixes = decoder ? true : nil
+        config.formatVersion = decoder ? 3 : 2
         var weights = c.model.weights()
         weights.add("encoder.prefix_embedding", table ?? Tensor.zeros([buckets + 1, config.transformer.dModel]))
         return try MSCGRec(config, weights: weights)
@@ -59,32 +83,38 @@ extension MSCGRecFixtureTests {
     func testAZeroPrefixTableIsThePapersModelAndItsGradientMatchesFiniteDifferences() throws {
         let c = try load("mscgrec_split")
         let buckets = 13, d = c.config.transformer.dModel
-        let zero = try withPrefixTable(c, buckets: buckets)
-        XCTAssertEqual(zero.loss(c.batch, allowed: c.allowed).item, c.model.loss(c.batch, allowed: c.allowed).item)
-
         var rng = SeededGenerator(seed: 9)
-        let model = try withPrefixTable(c, buckets: buckets, table: Tensor.normal([buckets + 1, d], std: 0.5, using: &rng))
-        let table = try XCTUnwrap(model.prefixEmbedding)
-        let base = model.loss(c.batch, allowed: c.allowed)
-        XCTAssertNotEqual(base.item, c.model.loss(c.batch, allowed: c.allowed).item, "the table takes part")
-        base.backward()
-        let grad = try XCTUnwrap(table.grad).scalars
-        // The entries with the largest gradients, so the differences stand well above float32 rounding.
-        let probes = grad.indices.sorted { abs(grad[$0]) > abs(grad[$1]) }.prefix(4)
-        for index in probes {
-            let eps: Float = 1e-2, saved = table.data[index]
-            table.data[index] = saved + eps
-            let up = model.loss(c.batch, allowed: c.allowed).item
-            table.data[index] = saved - eps
-            let down = model.loss(c.batch, allowed: c.allowed).item
-            table.data[index] = saved
-            let numeric = (up - down) / (2 * eps)
-            XCTAssertEqual(numeric, grad[index], accuracy: 2e-4 + 0.03 * abs(grad[index]), "entry \(index)")
+        let random = Tensor.normal([buckets + 1, d], std: 0.5, using: &rng)
+        var encoderOnlyLoss: Float?
+        for decoder in [false, true] {
+            let zero = try withPrefixTable(c, buckets: buckets, decoder: decoder)
+            XCTAssertEqual(zero.loss(c.batch, allowed: c.allowed).item, c.model.loss(c.batch, allowed: c.allowed).item)
+
+            let model = try withPrefixTable(c, buckets: buckets, table: random.copy(), decoder: decoder)
+            let table = try XCTUnwrap(model.prefixEmbedding)
+            let base = model.loss(c.batch, allowed: c.allowed)
+            XCTAssertNotEqual(base.item, c.model.loss(c.batch, allowed: c.allowed).item, "the table takes part")
+            if let encoderOnlyLoss { XCTAssertNotEqual(base.item, encoderOnlyLoss, "the decoder reads the table too") }
+            encoderOnlyLoss = base.item
+            base.backward()
+            let grad = try XCTUnwrap(table.grad).scalars
+            // The entries with the largest gradients, so the differences stand well above float32 rounding.
+            let probes = grad.indices.sorted { abs(grad[$0]) > abs(grad[$1]) }.prefix(4)
+            for index in probes {
+                let eps: Float = 1e-2, saved = table.data[index]
+                table.data[index] = saved + eps
+                let up = model.loss(c.batch, allowed: c.allowed).item
+                table.data[index] = saved - eps
+                let down = model.loss(c.batch, allowed: c.allowed).item
+                table.data[index] = saved
+                let numeric = (up - down) / (2 * eps)
+                XCTAssertEqual(numeric, grad[index], accuracy: 2e-4 + 0.03 * abs(grad[index]), "entry \(index) (decoder \(decoder))")
+            }
+            XCTAssertGreaterThan(abs(grad[probes.first!]), 1e-3)
         }
-        XCTAssertGreaterThan(abs(grad[probes.first!]), 1e-3)
     }
 
-    func testPrefixBucketsAreStoredAsFormatVersionTwoAndRoundTrip() throws {
+    func testPrefixSettingsAreStoredAsFormatVersionsTwoAndThreeAndRoundTrip() throws {
         let c = try load("mscgrec_split")
         let plain = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality)
         XCTAssertEqual(plain.formatVersion, 1, "configs without it stay readable by builds before it")
@@ -95,6 +125,18 @@ extension MSCGRecFixtureTests {
         var old = prefixed
         old.formatVersion = 1
         XCTAssertThrowsError(try old.validate()) { XCTAssertTrue("\($0)".contains("prefixBuckets needs version 2"), "\($0)") }
+
+        let both = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality, prefixBuckets: 100,
+                                 decoderPrefixes: true)
+        XCTAssertEqual(both.formatVersion, 3)
+        XCTAssertEqual(try JSONDecoder().decode(MSCGRecConfig.self, from: JSONEncoder().encode(both)), both)
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(prefixed), as: UTF8.self).contains("decoderPrefixes"))
+        var older = both
+        older.formatVersion = 2
+        XCTAssertThrowsError(try older.validate()) { XCTAssertTrue("\($0)".contains("decoderPrefixes needs version 3"), "\($0)") }
+        var tableless = both
+        tableless.prefixBuckets = nil
+        XCTAssertThrowsError(try tableless.validate()) { XCTAssertTrue("\($0)".contains("decoderPrefixes: needs prefixBuckets"), "\($0)") }
 
         var rng = SeededGenerator(seed: 4)
         let model = try withPrefixTable(c, buckets: 5, table: Tensor.normal([6, c.config.transformer.dModel], std: 1, using: &rng))
