@@ -186,6 +186,7 @@ public struct TokenLayout: Equatable, Sendable {
     /// tokens read in a history; 0 for the start token and the first level.
     public func decoderPrefixRows(_ tokens: [Int32], rowLength: Int, buckets: Int) -> (first: [Int32], second: [Int32]) {
         var first = [Int32](repeating: 0, count: tokens.count), second = first
+        guard rowLength > 2 else { return (first, second) }
         for row in stride(from: 0, to: tokens.count, by: rowLength) {
             var h = PrefixHash(modality: targetIndex)
             for t in 1..<rowLength {
