@@ -65,6 +65,7 @@ row["config"]["model"]["softmax"] = "constrained"
 row["config"]["training"]["distillation"] = {"weight": 0.5, "temperature": 2}
 row["config"]["model"]["prefixBuckets"] = 64
 row["config"]["model"]["decoderPrefixes"] = True
+row["config"]["model"]["prefixLogits"] = True
 config["models"].append(row)
 json.dump(config, open("distilled.json", "w"))
 PY
@@ -73,10 +74,11 @@ run distilled.json || fail "distilled run exited with an error"
   || fail "distilled run: got '$(stages)'"
 grep -q 'distilling SASRec .*/work/sasrec (weight 0.5, temperature 2.0, history items excluded)' err.txt || fail "the distilled row did not get --teacher WORK/sasrec"
 grep -q '"teacher" : ".*work.*sasrec"' work/models/distilled/config.json || fail "the distilled run does not record its teacher"
-grep -q 'prefix table 64 rows × 2 hashes, encoder and decoder' err.txt || fail "the distilled row's start-up line lacks its prefix table"
+grep -q 'prefix table 64 rows × 2 hashes, encoder, decoder, logits' err.txt || fail "the distilled row's start-up line lacks its prefix table"
 grep -q '"prefixBuckets" : 64' work/models/distilled/config.json || fail "the distilled run does not record prefixBuckets"
 grep -q '"decoderPrefixes" : true' work/models/distilled/config.json || fail "the distilled run does not record decoderPrefixes"
-grep -q '"formatVersion" : 3' work/models/distilled/config.json || fail "the distilled run's model config is not format version 3"
+grep -q '"prefixLogits" : true' work/models/distilled/config.json || fail "the distilled run does not record prefixLogits"
+grep -q '"formatVersion" : 4' work/models/distilled/config.json || fail "the distilled run's model config is not format version 4"
 grep -q '^| Distilled |' work/results.md || fail "results.md lacks the distilled row"
 # Two teachers: the student learns their mean distribution, and its record lists both.
 python3 -c 'import json; json.dump(json.load(open("distilled.json"))["models"][-1]["config"], open("distilled-row.json", "w"))'

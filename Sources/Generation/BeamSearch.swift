@@ -130,6 +130,7 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
             var prefixRows: (first: [Int32], second: [Int32]) = ([], [])
             tokens.reserveCapacity(users * width); rowUser.reserveCapacity(users * width); parents.reserveCapacity(users * width)
             let prefixBuckets = model.config.prefixesInDecoder ? model.config.prefixBuckets : nil
+            let logitBuckets = model.config.prefixesInLogits ? model.config.prefixBuckets : nil
             for t in 0..<levels {
                 // The rows to decode, in (user, beam) order: the order their cache rows are in.
                 tokens.removeAll(keepingCapacity: true); rowUser.removeAll(keepingCapacity: true)
@@ -166,7 +167,24 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                             continue
                         }
                         logits.removeAll(keepingCapacity: true)
-                        for child in children { logits.append(logit(hidden!, row: Int(beam.row), level: t, code: tree.code(of: child))) }
+                        // With `prefixLogits`, each child below the first level also scores with the rows of the
+                        // prefix it completes, as `TokenLayout.childPrefixRows` picks them in training.
+                        var prefix: TokenLayout.PrefixHash? = nil
+                        if t > 0, logitBuckets != nil {
+                            var h = TokenLayout.PrefixHash(modality: target)
+                            for (level, code) in beam.codes.enumerated() { h.append(model.layout.token(modality: target, level: level, code: code)) }
+                            prefix = h
+                        }
+                        for child in children {
+                            let code = tree.code(of: child)
+                            var z = logit(hidden!, row: Int(beam.row), level: t, code: code)
+                            if var h = prefix, let buckets = logitBuckets {
+                                h.append(model.layout.token(modality: target, level: t, code: code))
+                                let (a, b) = h.rows(buckets: buckets)
+                                z += tableDot(hidden!, row: Int(beam.row), tableRow: Int(a)) + tableDot(hidden!, row: Int(beam.row), tableRow: Int(b))
+                            }
+                            logits.append(z)
+                        }
                         let top = logits.max()!
                         let logSum = top + Foundation.log(logits.reduce(Float(0)) { $0 + Foundation.exp($1 - top) })
                         for (child, z) in zip(children, logits) where !excluded[u].contains(child) {
@@ -293,18 +311,28 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
     func logit(_ hidden: Tensor, row: Int, level: Int, code: Int32) -> Float {
         let d = hidden.shape[1]
         let column = Int(model.layout.classOffsets[level] + code)
-        return outputRows.withUnsafeBufferPointer { w in
-            let h = UnsafeRawPointer(hidden.data + row * d), r = UnsafeRawPointer(w.baseAddress! + column * d)
-            // Eight lanes at a time: a plain `sum +=` loop is one dependent add per element (it cannot be reordered).
-            var lanes = SIMD8<Float>(), i = 0
-            while i + 8 <= d {
-                lanes += h.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * r.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-                i += 8
-            }
-            var sum = lanes.sum()
-            while i < d { sum += h.load(fromByteOffset: 4 * i, as: Float.self) * r.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
-            return sum
+        return outputRows.withUnsafeBufferPointer { w in Self.dot(hidden.data + row * d, w.baseAddress! + column * d, d) }
+    }
+
+    /// Decoder state `row` dotted with row `tableRow` of the prefix table.
+    @inline(__always)
+    func tableDot(_ hidden: Tensor, row: Int, tableRow: Int) -> Float {
+        let d = hidden.shape[1]
+        return Self.dot(hidden.data + row * d, model.prefixEmbedding!.data + tableRow * d, d)
+    }
+
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ d: Int) -> Float {
+        let h = UnsafeRawPointer(x), r = UnsafeRawPointer(y)
+        // Eight lanes at a time: a plain `sum +=` loop is one dependent add per element (it cannot be reordered).
+        var lanes = SIMD8<Float>(), i = 0
+        while i + 8 <= d {
+            lanes += h.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * r.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
         }
+        var sum = lanes.sum()
+        while i < d { sum += h.load(fromByteOffset: 4 * i, as: Float.self) * r.load(fromByteOffset: 4 * i, as: Float.self); i += 1 }
+        return sum
     }
 
     typealias Candidate = (score: Float, slot: Int32, child: Int32)

@@ -12,7 +12,7 @@ public struct MSCGRec {
     public let config: MSCGRecConfig
     public let layout: TokenLayout
     public var tokenEmbedding: Tensor      // [V, D], shared by encoder and decoder inputs (T5)
-    public var prefixEmbedding: Tensor?    // [prefixBuckets + 1, D], encoder inputs (and decoder inputs with decoderPrefixes); nil without prefixBuckets
+    public var prefixEmbedding: Tensor?    // [prefixBuckets + 1, D], encoder inputs (decoder inputs, logits when set); nil without prefixBuckets
     public var encoderBias: Tensor         // [positionBuckets, H]; split: item buckets first, then code buckets
     public var encoderLayers: [T5EncoderLayer]
     public var encoderNorm: Tensor         // [D]
@@ -140,9 +140,10 @@ public struct MSCGRec {
         return embedding(decoderBias, indices: buckets, indexShape: [length, length]).permuted([2, 0, 1])
     }
 
-    /// decoderTokens: [B, T] (PAD as the start token, then the target's first T − 1 code tokens); encoded: [B, S, D].
+    /// decoderTokens: [B, T] (PAD as the start token, then the target's first T − 1 code tokens); encoded: [B, S, D];
+    /// allowed: each of the B·T positions' classes (the children of its prefix), which `prefixLogits` needs.
     /// Returns the logits [B·T, C].
-    public func decode(encoded: Tensor, padding: [Float]?, decoderTokens: [Int32], batch: Int,
+    public func decode(encoded: Tensor, padding: [Float]?, decoderTokens: [Int32], batch: Int, allowed: AllowedClasses? = nil,
                        dropout: DropoutContext? = nil) -> Tensor {
         let length = decoderTokens.count / batch, s = encoded.shape[1]
         let crossMask = padding.map { AttentionMask.keyPadding(Tensor(shape: [batch, s], scalars: $0)) }
@@ -159,28 +160,49 @@ public struct MSCGRec {
             y = layer(y, encoderOutput: encoded, positionBias: bias, selfMask: selfMask, crossMask: crossMask, dropout: dropout)
         }
         y = dropout.apply(y.rmsNorm(weight: decoderNorm, eps: config.transformer.normEpsilon))
-        return y.linear(outputProjection).reshaped([batch * length, layout.classCount])
+        let logits = y.linear(outputProjection).reshaped([batch * length, layout.classCount])
+        guard config.prefixesInLogits, let prefixEmbedding, let buckets = config.prefixBuckets else { return logits }
+        guard let allowed, allowed.rowCount == batch * length else {
+            preconditionFailure("prefixLogits needs the allowed classes of all \(batch * length) decoded positions")
+        }
+        let pairs = layout.childPrefixRows(decoderTokens, rowLength: length, allowed: allowed, buckets: buckets)
+        return logits + prefixLogits(y.reshaped([batch * length, config.transformer.dModel]), pairs: pairs, table: prefixEmbedding)
     }
 
-    /// Teacher-forced logits [R·Lt, C] of a batch's R decoded rows (R = B without extra paths).
-    public func logits(_ batch: MSCGRecBatch, dropout: DropoutContext? = nil) -> Tensor {
+    /// [R, C]: at each (position, child) pair of `pairs`, the position's state [R, D] dotted with the sum of the child
+    /// prefix's two table rows; zero elsewhere. Composed of gathers, so the engine's rules give every gradient.
+    func prefixLogits(_ states: Tensor, pairs: TokenLayout.ChildPrefixRows, table: Tensor) -> Tensor {
+        let n = pairs.positions.count, (rows, classes) = (states.shape[0], layout.classCount)
+        let stated = embedding(states, indices: pairs.positions, indexShape: [n])
+        let vectors = embedding(table, indices: pairs.first, indexShape: [n]) + embedding(table, indices: pairs.second, indexShape: [n])
+        let dots = (stated * vectors).sum(axis: 1)
+        // Placed by a gather from [dots…, 0]: positions that are no pair read the trailing zero.
+        var source = [Int32](repeating: Int32(n), count: rows * classes)
+        for k in 0..<n { source[Int(pairs.positions[k]) * classes + Int(pairs.classes[k])] = Int32(k) }
+        let padded = concat([dots, Tensor.zeros([1])], axis: 0).reshaped([n + 1, 1])
+        return embedding(padded, indices: source, indexShape: [rows, classes]).reshaped([rows, classes])
+    }
+
+    /// Teacher-forced logits [R·Lt, C] of a batch's R decoded rows (R = B without extra paths); `allowed` as `decode`.
+    public func logits(_ batch: MSCGRecBatch, allowed: AllowedClasses? = nil, dropout: DropoutContext? = nil) -> Tensor {
         let encoded = encode(tokens: batch.encoderTokens, batch: batch.size, items: batch.items, padding: batch.padding,
                              dropout: dropout)
         guard let sources = batch.decoderSources else {
             return decode(encoded: encoded, padding: batch.padding, decoderTokens: batch.decoderTokens, batch: batch.size,
-                          dropout: dropout)
+                          allowed: allowed, dropout: dropout)
         }
         // Rows gathered (gradients summed back) so a history encoded once serves each of its decoded paths.
         let (s, d) = (encoded.shape[1], encoded.shape[2])
         let rows = embedding(encoded.reshaped([batch.size, s * d]), indices: sources, indexShape: [sources.count]).reshaped([sources.count, s, d])
         let padding = batch.padding.map { p in sources.flatMap { p[Int($0) * s..<(Int($0) + 1) * s] } }
-        return decode(encoded: rows, padding: padding, decoderTokens: batch.decoderTokens, batch: sources.count, dropout: dropout)
+        return decode(encoded: rows, padding: padding, decoderTokens: batch.decoderTokens, batch: sources.count, allowed: allowed,
+                      dropout: dropout)
     }
 
     /// Mean cross-entropy over every target code of the batch: constrained to `allowed` (eq. 6; rows from the target
     /// modality's prefix tree) or over all classes when `allowed` is nil; `soft` blends a teacher's distributions
     /// into the targets (distillation; rows in the order of `labels`).
     public func loss(_ batch: MSCGRecBatch, allowed: AllowedClasses?, soft: SoftTargets? = nil, dropout: DropoutContext? = nil) -> Tensor {
-        crossEntropy(logits(batch, dropout: dropout), targets: batch.labels, allowed: allowed, soft: soft)
+        crossEntropy(logits(batch, allowed: allowed, dropout: dropout), targets: batch.labels, allowed: allowed, soft: soft)
     }
 }

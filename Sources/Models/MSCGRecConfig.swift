@@ -1,13 +1,14 @@
 import MSCCore
+import TensorEngine
 
 /// Everything that fixes the shapes and behaviour of an MSCGRec model (paper 3.1, 3.3, 4.1): the single source of
 /// these numbers. It is written beside the weights and read back to rebuild exactly the trained model; the artifact
 /// manifest carries it to the server.
 public struct MSCGRecConfig: Codable, Equatable, Sendable {
     /// Bumped when the meaning of a field or the weight layout changes; a reader refuses versions newer than its own.
-    /// 2: `prefixBuckets`; 3: `decoderPrefixes`. A config is written with the lowest version that holds it, so builds
+    /// 2: `prefixBuckets`; 3: `decoderPrefixes`; 4: `prefixLogits`. A config is written with the lowest version that holds it, so builds
     /// before a setting read every config without it and refuse one with it instead of ignoring it.
-    public static let currentFormatVersion = 3
+    public static let currentFormatVersion = 4
 
     /// One input modality: its name and the size of each code level, the collision level last.
     public struct Modality: Codable, Equatable, Sendable {
@@ -55,20 +56,28 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
     /// the target prefix they complete, so the state that scores a prefix's children knows that exact prefix (the
     /// output side of what `prefixBuckets` gives the encoder). Needs `prefixBuckets`.
     public var decoderPrefixes: Bool?
+    /// Not in the paper (nil or false: off). The logit of each child c of a target prefix p below the first level adds
+    /// the decoder state's dot product with the table rows of p·c, the rows the same item's tokens read in a history:
+    /// like SASRec's item table, one free vector per prefix (per item at the deepest levels) both reads the history and
+    /// scores the next item. Needs `prefixBuckets` and the constrained softmax (the rows are summed over the children).
+    public var prefixLogits: Bool?
 
     public init(modalities: [Modality], targetModality: String, maxHistory: Int = 20,
                 transformer: TransformerConfig = MSCGRecConfig.defaultTransformer, positionBias: PositionBias = .split,
                 itemBuckets: Int = 16, softmax: Softmax = .constrained, maskProbability: Float = 0, prefixBuckets: Int? = nil,
-                decoderPrefixes: Bool = false) {
+                decoderPrefixes: Bool = false, prefixLogits: Bool = false) {
         self.modalities = modalities; self.targetModality = targetModality; self.maxHistory = maxHistory
         self.transformer = transformer; self.positionBias = positionBias; self.itemBuckets = itemBuckets
         self.softmax = softmax; self.maskProbability = maskProbability; self.prefixBuckets = prefixBuckets
         self.decoderPrefixes = decoderPrefixes ? true : nil
-        formatVersion = decoderPrefixes ? 3 : prefixBuckets == nil ? 1 : 2
+        self.prefixLogits = prefixLogits ? true : nil
+        formatVersion = prefixLogits ? 4 : decoderPrefixes ? 3 : prefixBuckets == nil ? 1 : 2
     }
 
     /// Whether the decoder's inputs read the prefix table.
     public var prefixesInDecoder: Bool { decoderPrefixes == true }
+    /// Whether the children's logits read the prefix table.
+    public var prefixesInLogits: Bool { prefixLogits == true }
 
     /// The CPU default (sizes chosen by measured epoch time; README says what each costs). Dropout 0.05: on Beauty
     /// (131k targets) this small model is limited by fitting (validation loss at epoch 2 with dropout 0.3, 0.1, 0:
@@ -92,6 +101,11 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
         if prefixesInDecoder {
             guard prefixBuckets != nil else { throw fail("decoderPrefixes", "needs prefixBuckets (the table it reads)") }
             guard formatVersion >= 3 else { throw fail("formatVersion", "is \(formatVersion), but decoderPrefixes needs version 3") }
+        }
+        if prefixesInLogits {
+            guard prefixBuckets != nil else { throw fail("prefixLogits", "needs prefixBuckets (the table it reads)") }
+            guard softmax == .constrained else { throw fail("prefixLogits", "needs softmax \"constrained\" (its rows are the prefix's children)") }
+            guard formatVersion >= 4 else { throw fail("formatVersion", "is \(formatVersion), but prefixLogits needs version 4") }
         }
         guard !modalities.isEmpty else { throw fail("modalities", "needs at least one modality") }
         var seen = Set<String>()
@@ -195,6 +209,33 @@ public struct TokenLayout: Equatable, Sendable {
             }
         }
         return (first, second)
+    }
+
+    /// What `prefixLogits` reads: every (decoded position, allowed class) pair below the first level, and the two
+    /// table rows of the prefix that child completes (the rows the same item's token of that level reads in a history).
+    public struct ChildPrefixRows: Equatable, Sendable {
+        public var positions: [Int32] = [], classes: [Int32] = [], first: [Int32] = [], second: [Int32] = []
+    }
+
+    /// `ChildPrefixRows` of decoder rows of `rowLength` tokens (the start token, then the target's codes); position t's
+    /// children are `allowed.row` of that position and complete the prefix of its tokens 1 … t.
+    public func childPrefixRows(_ tokens: [Int32], rowLength: Int, allowed: AllowedClasses, buckets: Int) -> ChildPrefixRows {
+        precondition(allowed.rowCount == tokens.count, "allowed classes for \(allowed.rowCount) positions, \(tokens.count) tokens")
+        var pairs = ChildPrefixRows()
+        for row in stride(from: 0, to: tokens.count, by: rowLength) {
+            var h = PrefixHash(modality: targetIndex)
+            for t in 1..<rowLength {
+                h.append(tokens[row + t])
+                let offset = classOffsets[t]
+                for k in allowed.row(row + t) {
+                    var child = h
+                    child.append(token(modality: targetIndex, level: t, code: k - offset))
+                    let (a, b) = child.rows(buckets: buckets)
+                    pairs.positions.append(Int32(row + t)); pairs.classes.append(k); pairs.first.append(a); pairs.second.append(b)
+                }
+            }
+        }
+        return pairs
     }
 
     /// A running hash of one item's code tokens in one modality, and the two table rows it picks.

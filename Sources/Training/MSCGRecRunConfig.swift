@@ -26,6 +26,8 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
         public var prefixBuckets: Int?
         /// nil or false: off; see `MSCGRecConfig.decoderPrefixes`.
         public var decoderPrefixes: Bool?
+        /// nil or false: off; see `MSCGRecConfig.prefixLogits`.
+        public var prefixLogits: Bool?
         public init() {}
     }
     public var model = Model()
@@ -34,7 +36,8 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
 
     /// Fields that may appear although the defaults leave them out.
     static let optionalKeys: Set<String> = [
-        "model.modalities", "model.maxHistory", "model.prefixBuckets", "model.decoderPrefixes", "training.targetsPerUser", "training.distillation", "training.validationUsers",
+        "model.modalities", "model.maxHistory", "model.prefixBuckets", "model.decoderPrefixes", "model.prefixLogits",
+        "training.targetsPerUser", "training.distillation", "training.validationUsers",
     ]
 
     /// Reads `data` (JSON) over the defaults.
@@ -93,7 +96,7 @@ public struct MSCGRecRunConfig: Codable, Equatable, Sendable {
                                    maxHistory: model.maxHistory ?? datasetMaxHistory, transformer: model.transformer,
                                    positionBias: model.positionBias, itemBuckets: model.itemBuckets, softmax: model.softmax,
                                    maskProbability: model.maskProbability, prefixBuckets: model.prefixBuckets,
-                                   decoderPrefixes: model.decoderPrefixes ?? false)
+                                   decoderPrefixes: model.decoderPrefixes ?? false, prefixLogits: model.prefixLogits ?? false)
         try config.validate()
         return config
     }

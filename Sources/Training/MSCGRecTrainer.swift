@@ -266,7 +266,7 @@ public final class MSCGRecTrainer {
                         let part = items.batch(histories: batches[b].map(history), targets: batches[b].map(target),
                                                maxHistory: config.maxHistory, rng: &unused)
                         let allowed = tree.allowedClasses(targets: part.targetCodes, classOffsets: items.layout.classOffsets)
-                        out[shard] += Double(crossEntropy(model.logits(part), targets: part.labels, allowed: allowed).item) * Double(part.size)
+                        out[shard] += Double(crossEntropy(model.logits(part, allowed: allowed), targets: part.labels, allowed: allowed).item) * Double(part.size)
                     }
                 }
             }

@@ -79,7 +79,7 @@ struct TrainCommand: ParsableCommand {
                + "modalities \(model.modalities.map { "\($0.name)\($0.codebookSizes)" }.joined(separator: " ")) → \(model.targetModality); "
                + "d \(t.dModel), \(t.encoderLayers)+\(t.decoderLayers) layers, \(t.heads)×\(t.headDim) heads, FFN \(t.dFF) \(t.feedForward.rawValue), "
                + "\(model.positionBias.rawValue) bias, \(model.softmax.rawValue) softmax, mask p \(model.maskProbability)"
-               + (model.prefixBuckets.map { ", prefix table \($0) rows × 2 hashes\(model.prefixesInDecoder ? ", encoder and decoder" : "")" } ?? "") + "; "
+               + (model.prefixBuckets.map { ", prefix table \($0) rows × 2 hashes, encoder\(model.prefixesInDecoder ? ", decoder" : "")\(model.prefixesInLogits ? ", logits" : "")" } ?? "") + "; "
                + "batch \(runConfig.training.batchSize), lr \(runConfig.training.learningRate), \(threads) threads; "
                + "products \(Self.precisionNote(runConfig.training.matmulPrecision))"
                + (runConfig.training.distillation.map { "; distilling SASRec \(teacher.joined(separator: " + ")) (weight \($0.weight), temperature \($0.temperature)\($0.excludeHistory ? ", history items excluded" : ""))" } ?? ""))

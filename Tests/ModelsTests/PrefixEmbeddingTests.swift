@@ -5,8 +5,8 @@ import TensorEngine
 import TestSupport
 import XCTest
 
-/// `MSCGRecConfig.prefixBuckets` and `decoderPrefixes` (not in the paper): which rows each history and decoder token
-/// reads, that a zero table is the paper's model, the table's gradient against finite differences, and how the
+/// `MSCGRecConfig.prefixBuckets`, `decoderPrefixes` and `prefixLogits` (not in the paper): which rows each history
+/// and decoder token and each scored child reads, that a zero table is the paper's model, the table's gradient against finite differences, and how the
 /// settings are stored.
 extension MSCGRecFixtureTests {
     func testPrefixRowsFollowEachItemsOwnPrefixAndSkipFirstLevelsMasksPaddingAndEOS() throws {
@@ -68,13 +68,36 @@ extension MSCGRecFixtureTests {
         }
     }
 
+    func testEachChildScoresWithTheRowsItsItemsTokenReadsInAHistory() throws {
+        let c = try load("mscgrec_split")
+        let layout = c.model.layout, target = layout.targetIndex, levels = layout.targetLevels, buckets = 1 << 20
+        let allowed = c.allowed
+        let pairs = layout.childPrefixRows(c.batch.decoderTokens, rowLength: levels, allowed: allowed, buckets: buckets)
+        var expectedPairs = 0
+        for position in 0..<allowed.rowCount where position % levels > 0 { expectedPairs += allowed.row(position).count }
+        XCTAssertEqual(pairs.positions.count, expectedPairs, "every allowed class below the first level, nothing else")
+        XCTAssertGreaterThan(expectedPairs, c.batch.size, "some positions have several children")
+        for k in pairs.positions.indices {
+            let position = Int(pairs.positions[k]), row = position / levels, t = position % levels
+            XCTAssertTrue(allowed.row(position).contains(pairs.classes[k]))
+            // A one-item history holding the row's target prefix and this child at level t.
+            var block = layout.modalities.indices.flatMap { m in [Int32](repeating: layout.mask(m), count: layout.modalities[m].levels) }
+            let start = layout.blockOffset(target)
+            for level in 0..<t { block[start + level] = c.batch.decoderTokens[row * levels + level + 1] }
+            block[start + t] = layout.token(modality: target, level: t, code: pairs.classes[k] - layout.classOffsets[t])
+            let history = layout.prefixRows(block + [TokenLayout.eos], rowLength: block.count + 1, buckets: buckets)
+            XCTAssertEqual([pairs.first[k], pairs.second[k]], [history.first[start + t], history.second[start + t]], "pair \(k)")
+        }
+    }
+
     /// The fixture's model with a prefix table of `buckets + 1` rows set to `table` (zeros when nil), read by the
-    /// decoder too when `decoder`.
-    private func withPrefixTable(_ c: Case, buckets: Int, table: Tensor? = nil, decoder: Bool = false) throws -> MSCGRec {
+    /// decoder too when `decoder`, and by the logits when `logits`.
+    private func withPrefixTable(_ c: Case, buckets: Int, table: Tensor? = nil, decoder: Bool = false, logits: Bool = false) throws -> MSCGRec {
         var config = c.config
         config.prefixBuckets = buckets
         config.decoderPrefixes = decoder ? true : nil
-        config.formatVersion = decoder ? 3 : 2
+        config.prefixLogits = logits ? true : nil
+        config.formatVersion = logits ? 4 : decoder ? 3 : 2
         var weights = c.model.weights()
         weights.add("encoder.prefix_embedding", table ?? Tensor.zeros([buckets + 1, config.transformer.dModel]))
         return try MSCGRec(config, weights: weights)
@@ -85,17 +108,17 @@ extension MSCGRecFixtureTests {
         let buckets = 13, d = c.config.transformer.dModel
         var rng = SeededGenerator(seed: 9)
         let random = Tensor.normal([buckets + 1, d], std: 0.5, using: &rng)
-        var encoderOnlyLoss: Float?
-        for decoder in [false, true] {
-            let zero = try withPrefixTable(c, buckets: buckets, decoder: decoder)
+        var previousLoss: Float?
+        for (decoder, logits) in [(false, false), (true, false), (true, true)] {
+            let zero = try withPrefixTable(c, buckets: buckets, decoder: decoder, logits: logits)
             XCTAssertEqual(zero.loss(c.batch, allowed: c.allowed).item, c.model.loss(c.batch, allowed: c.allowed).item)
 
-            let model = try withPrefixTable(c, buckets: buckets, table: random.copy(), decoder: decoder)
+            let model = try withPrefixTable(c, buckets: buckets, table: random.copy(), decoder: decoder, logits: logits)
             let table = try XCTUnwrap(model.prefixEmbedding)
             let base = model.loss(c.batch, allowed: c.allowed)
             XCTAssertNotEqual(base.item, c.model.loss(c.batch, allowed: c.allowed).item, "the table takes part")
-            if let encoderOnlyLoss { XCTAssertNotEqual(base.item, encoderOnlyLoss, "the decoder reads the table too") }
-            encoderOnlyLoss = base.item
+            if let previousLoss { XCTAssertNotEqual(base.item, previousLoss, "the decoder (then the logits) read the table too") }
+            previousLoss = base.item
             base.backward()
             let grad = try XCTUnwrap(table.grad).scalars
             // The entries with the largest gradients, so the differences stand well above float32 rounding.
@@ -108,13 +131,13 @@ extension MSCGRecFixtureTests {
                 let down = model.loss(c.batch, allowed: c.allowed).item
                 table.data[index] = saved
                 let numeric = (up - down) / (2 * eps)
-                XCTAssertEqual(numeric, grad[index], accuracy: 2e-4 + 0.03 * abs(grad[index]), "entry \(index) (decoder \(decoder))")
+                XCTAssertEqual(numeric, grad[index], accuracy: 2e-4 + 0.03 * abs(grad[index]), "entry \(index) (decoder \(decoder), logits \(logits))")
             }
             XCTAssertGreaterThan(abs(grad[probes.first!]), 1e-3)
         }
     }
 
-    func testPrefixSettingsAreStoredAsFormatVersionsTwoAndThreeAndRoundTrip() throws {
+    func testPrefixSettingsAreStoredAsFormatVersionsTwoToFourAndRoundTrip() throws {
         let c = try load("mscgrec_split")
         let plain = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality)
         XCTAssertEqual(plain.formatVersion, 1, "configs without it stay readable by builds before it")
@@ -137,6 +160,21 @@ extension MSCGRecFixtureTests {
         var tableless = both
         tableless.prefixBuckets = nil
         XCTAssertThrowsError(try tableless.validate()) { XCTAssertTrue("\($0)".contains("decoderPrefixes: needs prefixBuckets"), "\($0)") }
+
+        let scored = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality, prefixBuckets: 100,
+                                   prefixLogits: true)
+        XCTAssertEqual(scored.formatVersion, 4)
+        XCTAssertEqual(try JSONDecoder().decode(MSCGRecConfig.self, from: JSONEncoder().encode(scored)), scored)
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(both), as: UTF8.self).contains("prefixLogits"))
+        var beforeLogits = scored
+        beforeLogits.formatVersion = 3
+        XCTAssertThrowsError(try beforeLogits.validate()) { XCTAssertTrue("\($0)".contains("prefixLogits needs version 4"), "\($0)") }
+        var untabled = scored
+        untabled.prefixBuckets = nil
+        XCTAssertThrowsError(try untabled.validate()) { XCTAssertTrue("\($0)".contains("prefixLogits: needs prefixBuckets"), "\($0)") }
+        var full = scored
+        full.softmax = .full
+        XCTAssertThrowsError(try full.validate()) { XCTAssertTrue("\($0)".contains("prefixLogits: needs softmax"), "\($0)") }
 
         var rng = SeededGenerator(seed: 4)
         let model = try withPrefixTable(c, buckets: 5, table: Tensor.normal([6, c.config.transformer.dModel], std: 1, using: &rng))
