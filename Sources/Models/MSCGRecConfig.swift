@@ -6,8 +6,8 @@ import TensorEngine
 /// manifest carries it to the server.
 public struct MSCGRecConfig: Codable, Equatable, Sendable {
     /// Bumped when the meaning of a field or the weight layout changes; a reader refuses versions newer than its own.
-    /// 2: `prefixBuckets`; 3: `decoderPrefixes`; 4: `prefixLogits`. A config is written with the lowest version that holds it, so builds
-    /// before a setting read every config without it and refuse one with it instead of ignoring it.
+    /// 2: `prefixBuckets`; 3: `decoderPrefixes`; 4: `prefixLogits`. A config is written with the lowest version that
+    /// holds it, so builds before a setting read every config without it and refuse one with it instead of ignoring it.
     public static let currentFormatVersion = 4
 
     /// One input modality: its name and the size of each code level, the collision level last.
@@ -59,7 +59,7 @@ public struct MSCGRecConfig: Codable, Equatable, Sendable {
     /// Not in the paper (nil or false: off). The logit of each child c of a target prefix p below the first level adds
     /// the decoder state's dot product with the table rows of p·c, the rows the same item's tokens read in a history:
     /// like SASRec's item table, one free vector per prefix (per item at the deepest levels) both reads the history and
-    /// scores the next item. Needs `prefixBuckets` and the constrained softmax (the rows are summed over the children).
+    /// scores the next item. Needs `prefixBuckets` and the constrained softmax (only a prefix's children get the term).
     public var prefixLogits: Bool?
 
     public init(modalities: [Modality], targetModality: String, maxHistory: Int = 20,
