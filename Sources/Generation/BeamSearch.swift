@@ -99,12 +99,14 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
     }
 
     /// A live beam: its tree node, score, codes so far, and its row in the decoder cache (−1 when the path below
-    /// `node` is a single chain to a leaf, so the rest of its codes and score are already known).
+    /// `node` is a single chain to a leaf, so the rest of its codes and score are already known); `prefix` hashes its
+    /// codes as the prefix table does (read with `decoderPrefixes` and `prefixLogits`).
     struct Beam {
         var node: Int32
         var score: Float
         var codes: [Int32]
         var row: Int32
+        var prefix: TokenLayout.PrefixHash
     }
 
     /// One batch of users, on the calling thread. Beams whose remaining path is determined need no decoder work (the
@@ -117,11 +119,12 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
             var cacheK = [Tensor?](repeating: nil, count: model.decoderLayers.count), cacheV = cacheK
             let rootOpen = !determined[Int(PrefixTree.root)]
             var openRows: Int32 = 0
+            let target = model.layout.targetIndex
             var beams = (0..<users).map { _ -> [Beam] in
                 defer { if rootOpen { openRows += 1 } }
-                return [Beam(node: PrefixTree.root, score: 0, codes: [], row: rootOpen ? openRows : -1)]
+                return [Beam(node: PrefixTree.root, score: 0, codes: [], row: rootOpen ? openRows : -1,
+                             prefix: TokenLayout.PrefixHash(modality: target))]
             }
-            let target = model.layout.targetIndex
             let excluded = exclude.map { $0.map(excludedNodes) } ?? [Set<Int32>](repeating: [], count: users)
             // Scratch arrays reused by every step (the tensors come from the engine's buffer pool).
             var candidates: [Candidate] = [], best: [Candidate] = []
@@ -141,12 +144,7 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                         rowUser.append(Int32(u))
                         // The prefix c1 … ct this token completes, as `decoderPrefixRows` reads it in training.
                         guard let buckets = prefixBuckets else { continue }
-                        var rows: (Int32, Int32) = (0, 0)
-                        if t > 1 {
-                            var h = TokenLayout.PrefixHash(modality: target)
-                            for (level, code) in beam.codes.prefix(t).enumerated() { h.append(model.layout.token(modality: target, level: level, code: code)) }
-                            rows = h.rows(buckets: buckets)
-                        }
+                        let rows = t > 1 ? beam.prefix.rows(buckets: buckets) : (0, 0)
                         prefixRows.first.append(rows.0); prefixRows.second.append(rows.1)
                     }
                 }
@@ -167,18 +165,13 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                             continue
                         }
                         logits.removeAll(keepingCapacity: true)
-                        // With `prefixLogits`, each child below the first level also scores with the rows of the
-                        // prefix it completes, as `TokenLayout.childPrefixRows` picks them in training.
-                        var prefix: TokenLayout.PrefixHash? = nil
-                        if t > 0, logitBuckets != nil {
-                            var h = TokenLayout.PrefixHash(modality: target)
-                            for (level, code) in beam.codes.enumerated() { h.append(model.layout.token(modality: target, level: level, code: code)) }
-                            prefix = h
-                        }
                         for child in children {
                             let code = tree.code(of: child)
                             var z = logit(hidden!, row: Int(beam.row), level: t, code: code)
-                            if var h = prefix, let buckets = logitBuckets {
+                            // With `prefixLogits`, each child below the first level also scores with the rows of the
+                            // prefix it completes, as `TokenLayout.childPrefixRows` picks them in training.
+                            if t > 0, let buckets = logitBuckets {
+                                var h = beam.prefix
                                 h.append(model.layout.token(modality: target, level: t, code: code))
                                 let (a, b) = h.rows(buckets: buckets)
                                 z += tableDot(hidden!, row: Int(beam.row), tableRow: Int(a)) + tableDot(hidden!, row: Int(beam.row), tableRow: Int(b))
@@ -196,7 +189,10 @@ public struct ConstrainedBeamSearch: @unchecked Sendable {
                     row.reserveCapacity(width)
                     for c in best {
                         let parent = beams[u][Int(c.slot)]
-                        var next = Beam(node: c.child, score: c.score, codes: parent.codes + [tree.code(of: c.child)], row: -1)
+                        let code = tree.code(of: c.child)
+                        var prefix = parent.prefix
+                        prefix.append(model.layout.token(modality: target, level: t, code: code))
+                        var next = Beam(node: c.child, score: c.score, codes: parent.codes + [code], row: -1, prefix: prefix)
                         if parent.row >= 0 && !determined[Int(c.child)] {
                             next.row = nextOpen
                             nextOpen += 1
