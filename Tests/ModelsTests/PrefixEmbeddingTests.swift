@@ -139,42 +139,38 @@ extension MSCGRecFixtureTests {
 
     func testPrefixSettingsAreStoredAsFormatVersionsTwoToFourAndRoundTrip() throws {
         let c = try load("mscgrec_split")
+        func json(_ config: MSCGRecConfig) throws -> String { String(decoding: try JSONEncoder().encode(config), as: UTF8.self) }
+        func assertStored(_ config: MSCGRecConfig, version: Int, line: UInt = #line) throws {
+            XCTAssertEqual(config.formatVersion, version, line: line)
+            XCTAssertEqual(try JSONDecoder().decode(MSCGRecConfig.self, from: JSONEncoder().encode(config)), config, line: line)
+        }
+        func assertRefused(_ config: MSCGRecConfig, _ change: (inout MSCGRecConfig) -> Void, saying message: String, line: UInt = #line) {
+            var changed = config
+            change(&changed)
+            XCTAssertThrowsError(try changed.validate(), line: line) { XCTAssertTrue("\($0)".contains(message), "\($0)", line: line) }
+        }
         let plain = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality)
-        XCTAssertEqual(plain.formatVersion, 1, "configs without it stay readable by builds before it")
-        XCTAssertFalse(String(decoding: try JSONEncoder().encode(plain), as: UTF8.self).contains("prefixBuckets"))
+        try assertStored(plain, version: 1)   // configs without them stay readable by builds before them
+        XCTAssertFalse(try json(plain).contains("prefixBuckets"))
+
         let prefixed = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality, prefixBuckets: 100)
-        XCTAssertEqual(prefixed.formatVersion, 2)
-        XCTAssertEqual(try JSONDecoder().decode(MSCGRecConfig.self, from: JSONEncoder().encode(prefixed)), prefixed)
-        var old = prefixed
-        old.formatVersion = 1
-        XCTAssertThrowsError(try old.validate()) { XCTAssertTrue("\($0)".contains("prefixBuckets needs version 2"), "\($0)") }
+        try assertStored(prefixed, version: 2)
+        XCTAssertFalse(try json(prefixed).contains("decoderPrefixes"))
+        assertRefused(prefixed, { $0.formatVersion = 1 }, saying: "prefixBuckets needs version 2")
 
         let both = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality, prefixBuckets: 100,
                                  decoderPrefixes: true)
-        XCTAssertEqual(both.formatVersion, 3)
-        XCTAssertEqual(try JSONDecoder().decode(MSCGRecConfig.self, from: JSONEncoder().encode(both)), both)
-        XCTAssertFalse(String(decoding: try JSONEncoder().encode(prefixed), as: UTF8.self).contains("decoderPrefixes"))
-        var older = both
-        older.formatVersion = 2
-        XCTAssertThrowsError(try older.validate()) { XCTAssertTrue("\($0)".contains("decoderPrefixes needs version 3"), "\($0)") }
-        var tableless = both
-        tableless.prefixBuckets = nil
-        XCTAssertThrowsError(try tableless.validate()) { XCTAssertTrue("\($0)".contains("decoderPrefixes: needs prefixBuckets"), "\($0)") }
+        try assertStored(both, version: 3)
+        XCTAssertFalse(try json(both).contains("prefixLogits"))
+        assertRefused(both, { $0.formatVersion = 2 }, saying: "decoderPrefixes needs version 3")
+        assertRefused(both, { $0.prefixBuckets = nil }, saying: "decoderPrefixes: needs prefixBuckets")
 
         let scored = MSCGRecConfig(modalities: c.config.modalities, targetModality: c.config.targetModality, prefixBuckets: 100,
                                    prefixLogits: true)
-        XCTAssertEqual(scored.formatVersion, 4)
-        XCTAssertEqual(try JSONDecoder().decode(MSCGRecConfig.self, from: JSONEncoder().encode(scored)), scored)
-        XCTAssertFalse(String(decoding: try JSONEncoder().encode(both), as: UTF8.self).contains("prefixLogits"))
-        var beforeLogits = scored
-        beforeLogits.formatVersion = 3
-        XCTAssertThrowsError(try beforeLogits.validate()) { XCTAssertTrue("\($0)".contains("prefixLogits needs version 4"), "\($0)") }
-        var untabled = scored
-        untabled.prefixBuckets = nil
-        XCTAssertThrowsError(try untabled.validate()) { XCTAssertTrue("\($0)".contains("prefixLogits: needs prefixBuckets"), "\($0)") }
-        var full = scored
-        full.softmax = .full
-        XCTAssertThrowsError(try full.validate()) { XCTAssertTrue("\($0)".contains("prefixLogits: needs softmax"), "\($0)") }
+        try assertStored(scored, version: 4)
+        assertRefused(scored, { $0.formatVersion = 3 }, saying: "prefixLogits needs version 4")
+        assertRefused(scored, { $0.prefixBuckets = nil }, saying: "prefixLogits: needs prefixBuckets")
+        assertRefused(scored, { $0.softmax = .full }, saying: "prefixLogits: needs softmax")
 
         var rng = SeededGenerator(seed: 4)
         let model = try withPrefixTable(c, buckets: 5, table: Tensor.normal([6, c.config.transformer.dModel], std: 1, using: &rng))
