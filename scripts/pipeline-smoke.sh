@@ -18,6 +18,7 @@ run() { "$bin" run --config "$1" --datasets ds --threads 1 "${@:2}" > out.txt 2>
 run tiny.json || fail "first run exited with an error"
 want="prepare: running sasrec: running codes-collaborative: running codes-coarse: running train-mscgrec: running evaluate-mscgrec: running shapley-mscgrec: running train-tiger-like: running evaluate-tiger-like: running finished "
 [[ "$(stages)" == "$want" ]] || fail "first run: got '$(stages)'"
+head -1 err.txt | grep -qE '^mscgrec-trainer [0-9.]+: CPU .+; OpenBLAS core [A-Za-z0-9]+ ' || fail "the run does not start by naming the CPU and BLAS core"
 [[ $(grep -c '^| MSCGRec | [0-9]' work/results.md) == 2 && $(grep -c '^| SASRec (ours) |' work/results.md) == 2 ]] || fail "results.md lacks rows"
 grep -q '^| collaborative |' work/results.md || fail "results.md lacks the Shapley table"
 grep -qE '^\| MSCGRec \| excluded \| [+-][0-9.]+ ± [0-9.]+ \(z [+-][0-9.]+\) \|' work/results.md || fail "results.md lacks the paired differences"

@@ -20,3 +20,18 @@ let trainerSubcommands: [ParsableCommand.Type] = [
     RunCommand.self,
     ExportCommand.self,
 ]
+
+/// Commands whose output holds measured figures (losses, metrics, speeds, codes): they start by naming the CPU and
+/// the BLAS kernels on stderr, so a log pasted beside a figure carries what it was measured on.
+protocol MeasuringCommand {}
+
+extension EmbedTextCommand: MeasuringCommand {}
+extension QuantizeCommand: MeasuringCommand {}
+extension RQDINOCommand: MeasuringCommand {}
+extension ImageCodesCommand: MeasuringCommand {}
+extension ImageProbeCommand: MeasuringCommand {}
+extension SASRecCommand: MeasuringCommand {}
+extension TrainCommand: MeasuringCommand {}
+extension EvaluateCommand: MeasuringCommand {}
+extension ShapleyCommand: MeasuringCommand {}
+extension RunCommand: MeasuringCommand {}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import BLASRuntime
 import MSCCore
 
@@ -16,6 +17,9 @@ struct Trainer: AsyncParsableCommand {
         KernelSelection.selectKernels()   // may re-execute with faster OpenBLAS kernels, before any work starts
         do {
             var command = try parseAsRoot()
+            if command is MeasuringCommand {
+                FileHandle.standardError.write(Data("mscgrec-trainer \(MSCGRecVersion.string): \(KernelSelection.summaryLine)\n".utf8))
+            }
             if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
         } catch {
             exit(withError: error)
