@@ -24,17 +24,28 @@ void vm_gated_gelu_tanh(const float *restrict a, const float *restrict b, float 
     }
 }
 
-VM_CLONES
-void vm_gated_gelu_tanh_backward(const float *restrict a, const float *restrict b, const float *restrict g,
-                                 float *restrict da, float *restrict db, ptrdiff_t n) {
+static inline __attribute__((always_inline))
+void gated_gelu_tanh_backward(const float *restrict a, const float *restrict b, const float *restrict g,
+                              float *restrict da, float *restrict db, ptrdiff_t n, const int add_a, const int add_b) {
     for (ptrdiff_t i = 0; i < n; i++) {
         float x = a[i];
         float t = vm_tanh(sqrt2_over_pi * (x + gelu_cubic * x * x * x));
         float value = 0.5f * x * (1.0f + t);
         float derivative = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * sqrt2_over_pi * (1.0f + 3.0f * gelu_cubic * x * x);
-        da[i] += g[i] * b[i] * derivative;
-        db[i] += g[i] * value;
+        // a stored-into buffer is never read: it may hold garbage (even NaN) before this pass
+        da[i] = (add_a ? da[i] : 0.0f) + g[i] * b[i] * derivative;
+        db[i] = (add_b ? db[i] : 0.0f) + g[i] * value;
     }
+}
+
+VM_CLONES
+void vm_gated_gelu_tanh_backward(const float *restrict a, const float *restrict b, const float *restrict g,
+                                 float *restrict da, float *restrict db, ptrdiff_t n, int add_a, int add_b) {
+    // one loop per combination, each with constant flags, so none carries a branch or a load it does not need
+    if (add_a && add_b) gated_gelu_tanh_backward(a, b, g, da, db, n, 1, 1);
+    else if (add_a) gated_gelu_tanh_backward(a, b, g, da, db, n, 1, 0);
+    else if (add_b) gated_gelu_tanh_backward(a, b, g, da, db, n, 0, 1);
+    else gated_gelu_tanh_backward(a, b, g, da, db, n, 0, 0);
 }
 
 VM_CLONES

@@ -75,15 +75,23 @@ private func binaryRow(_ kind: BinaryKind, _ o: UnsafeMutablePointer<Float>, _ a
     }
 }
 
-/// Adds `source` (shape `from`) into `target` (shape `to`, which broadcasts to `from`), summing over
-/// broadcast axes: the backward of broadcasting. `scale` multiplies each term, `factor` (same shape as
-/// `from`, optional) too.
-func accumulateReduced(_ source: UnsafePointer<Float>, from: [Int], into target: UnsafeMutablePointer<Float>, to: [Int],
+/// Adds `source` (shape `from`) into `gradient` (shape `to`, which broadcasts to `from`; stored if it is fresh),
+/// summing over broadcast axes: the backward of broadcasting. `scale` multiplies each term, `factor` (broadcasting
+/// to `from`, optional) too.
+func accumulateReduced(_ source: UnsafePointer<Float>, from: [Int], into gradient: GradientTarget, to: [Int],
                        factor: (pointer: UnsafePointer<Float>, shape: [Int])? = nil, scale: Float = 1) {
-    if from == to && factor == nil {
-        Parallelism.forEachChunk(Shape.count(from)) { r in for i in r { target[i] += scale * source[i] } }
-        return
+    if from == to {
+        if let f = factor?.pointer, factor?.shape == from {
+            Parallelism.forEachChunk(Shape.count(from)) { r in gradient.write(r) { i in scale * source[i] * f[i] } }
+            return
+        }
+        if factor == nil {
+            Parallelism.forEachChunk(Shape.count(from)) { r in gradient.write(r) { i in scale * source[i] } }
+            return
+        }
     }
+    let target = gradient.pointer
+    if gradient.fresh { target.update(repeating: 0, count: Shape.count(to)) }
     let st = Shape.broadcastStrides(to, to: from)
     let sf = factor.map { Shape.broadcastStrides($0.shape, to: from) } ?? [Int](repeating: 0, count: from.count)
     forEachBroadcastRow(from, st, sf) { ot, of, os, n, it, inf in

@@ -114,7 +114,8 @@ extension Gradients {
         let (tq, tk, headDim, heads) = (p.queryLength, p.keyLength, p.headDim, p.heads)
         let width = heads * headDim
         let (pq, pk, pv, pp) = (x[0].data, x[1].data, x[2].data, p.probabilities.pointer)
-        let (dq, dk, dv) = (d[0], d[1], d[2])
+        // every (batch, head) pair writes its own block of dq, dk and dv once: stored into fresh buffers
+        let (dq, dk, dv) = (d.target(0), d.target(1), d.target(2))
         let dBias = x.count > 3 ? d[3] : nil
         let scores = Storage(count: p.batch * heads * tq * tk)   // dS per pair, reduced into dBias afterwards
         let ds = scores.pointer
@@ -123,7 +124,7 @@ extension Gradients {
             let offsetQ = b * tq * width + h * headDim, offsetK = b * tk * width + h * headDim
             let probs = pp + pair * tq * tk, dScores = ds + pair * tq * tk, dOut = g + offsetQ
             let used = p.dropped.map { UnsafePointer($0.pointer + pair * tq * tk) } ?? UnsafePointer(probs)
-            if let dv { sgemm(true, false, m: tk, n: headDim, k: tq, used, lda: tk, dOut, ldb: width, beta: 1, dv + offsetK, ldc: width) }
+            if let dv { sgemm(true, false, m: tk, n: headDim, k: tq, used, lda: tk, dOut, ldb: width, beta: dv.beta, dv.pointer + offsetK, ldc: width) }
             sgemm(false, true, m: tq, n: tk, k: headDim, dOut, lda: width, pv + offsetK, ldb: width, beta: 0, dScores, ldc: tk)
             if let keep = p.keep?.data {
                 for e in 0..<(tq * tk) { dScores[e] *= keep[pair * tq * tk + e] }
@@ -133,8 +134,12 @@ extension Gradients {
                 let dot = rowDot(dr, pr, tk)
                 for j in 0..<tk { dr[j] = pr[j] * (dr[j] - dot) }
             }
-            if let dq { sgemm(false, false, m: tq, n: headDim, k: tk, alpha: p.scale, dScores, lda: tk, pk + offsetK, ldb: width, beta: 1, dq + offsetQ, ldc: width) }
-            if let dk { sgemm(true, false, m: tk, n: headDim, k: tq, alpha: p.scale, dScores, lda: tk, pq + offsetQ, ldb: width, beta: 1, dk + offsetK, ldc: width) }
+            if let dq {
+                sgemm(false, false, m: tq, n: headDim, k: tk, alpha: p.scale, dScores, lda: tk, pk + offsetK, ldb: width, beta: dq.beta, dq.pointer + offsetQ, ldc: width)
+            }
+            if let dk {
+                sgemm(true, false, m: tk, n: headDim, k: tq, alpha: p.scale, dScores, lda: tk, pq + offsetQ, ldb: width, beta: dk.beta, dk.pointer + offsetK, ldc: width)
+            }
         }
         guard let dBias, let s = p.biasStrides else { return }
         for pair in 0..<(p.batch * heads) {

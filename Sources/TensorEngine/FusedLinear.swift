@@ -61,8 +61,12 @@ extension Gradients {
             scaled = s
         }
         let G = scaled.map { UnsafePointer($0.pointer) } ?? g
-        if let dx = d[0] { sgemm(false, false, m: rows, n: inputs, k: outputs, G, lda: outputs, x[1].data, ldb: inputs, beta: 1, dx, ldc: inputs) }
-        if let dw = d[1] { sgemm(true, false, m: outputs, n: inputs, k: rows, G, lda: outputs, x[0].data, ldb: inputs, beta: 1, dw, ldc: inputs) }
+        if let dx = d.target(0) {
+            sgemm(false, false, m: rows, n: inputs, k: outputs, G, lda: outputs, x[1].data, ldb: inputs, beta: dx.beta, dx.pointer, ldc: inputs)
+        }
+        if let dw = d.target(1) {
+            sgemm(true, false, m: outputs, n: inputs, k: rows, G, lda: outputs, x[0].data, ldb: inputs, beta: dw.beta, dw.pointer, ldc: inputs)
+        }
         if let db = d[2] {
             // row by row: the inner loop over outputs has no carried dependency, so it vectorises
             for r in 0..<rows {

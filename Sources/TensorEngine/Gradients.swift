@@ -2,25 +2,26 @@ import CVectorMath
 import Foundation
 
 /// Every backward rule of the engine, in one switch (the compiler rejects a primitive without one).
-/// Rules ADD into the zeroed buffers `d[i]` (nil when input i needs no gradient); `g` is d(loss)/d(output).
+/// Rules ADD into the zeroed buffers `d[i]` (nil when input i needs no gradient), or, when they write every element,
+/// store or add into `d.target(i)` as it says; `g` is d(loss)/d(output).
 enum Gradients {
     static func apply(_ op: Op, inputs x: [Tensor], output y: Tensor, dOut g: UnsafePointer<Float>, into d: InputGradients) {
         let n = y.count
         switch op {
         case .add:
-            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape) }
-            if let db = d[1] { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape) }
+            if let da = d.target(0) { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape) }
+            if let db = d.target(1) { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape) }
         case .sub:
-            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape) }
-            if let db = d[1] { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, scale: -1) }
+            if let da = d.target(0) { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape) }
+            if let db = d.target(1) { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, scale: -1) }
         case .mul:
-            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape, factor: (UnsafePointer(x[1].data), x[1].shape)) }
-            if let db = d[1] { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, factor: (UnsafePointer(x[0].data), x[0].shape)) }
+            if let da = d.target(0) { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape, factor: (UnsafePointer(x[1].data), x[1].shape)) }
+            if let db = d.target(1) { accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, factor: (UnsafePointer(x[0].data), x[0].shape)) }
         case .div:
             // d(a/b)/da = 1/b;  d(a/b)/db = -(a/b)/b = -y/b
             let reciprocal = withoutGrad { Tensor.filled(x[1].shape, value: 1) / x[1] }
-            if let da = d[0] { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape, factor: (UnsafePointer(reciprocal.data), reciprocal.shape)) }
-            if let db = d[1] {
+            if let da = d.target(0) { accumulateReduced(g, from: y.shape, into: da, to: x[0].shape, factor: (UnsafePointer(reciprocal.data), reciprocal.shape)) }
+            if let db = d.target(1) {
                 let yOverB = withoutGrad { y.detached() / x[1] }
                 accumulateReduced(g, from: y.shape, into: db, to: x[1].shape, factor: (UnsafePointer(yOverB.data), yOverB.shape), scale: -1)
             }
@@ -46,14 +47,17 @@ enum Gradients {
         case .gatedGELU:
             // Both gradients in one pass; the common case (both required) has no optionals in the loop so it vectorises.
             let a = x[0].data, b = x[1].data
-            let da = d[0] ?? UnsafeMutablePointer<Float>.allocate(capacity: n), db = d[1] ?? UnsafeMutablePointer<Float>.allocate(capacity: n)
+            let targetA = d.target(0), targetB = d.target(1)
+            let da = targetA?.pointer ?? UnsafeMutablePointer<Float>.allocate(capacity: n)
+            let db = targetB?.pointer ?? UnsafeMutablePointer<Float>.allocate(capacity: n)
             defer {
-                if d[0] == nil { da.deallocate() }
-                if d[1] == nil { db.deallocate() }
+                if targetA == nil { da.deallocate() }
+                if targetB == nil { db.deallocate() }
             }
+            let addA: Int32 = targetA?.fresh == false ? 1 : 0, addB: Int32 = targetB?.fresh == false ? 1 : 0
             Parallelism.forEachChunk(n, grain: 1 << 14) { r in
                 let i = r.lowerBound
-                vm_gated_gelu_tanh_backward(a + i, b + i, g + i, da + i, db + i, r.count)
+                vm_gated_gelu_tanh_backward(a + i, b + i, g + i, da + i, db + i, r.count, addA, addB)
             }
         case .geluExact:
             let a = x[0].data
@@ -65,7 +69,7 @@ enum Gradients {
                 return g[i] * (cdf + v * pdf)
             }
         case .matmul(let plan):
-            matmulBackward(plan, a: x[0].data, b: x[1].data, g: g, da: d[0], db: d[1])
+            matmulBackward(plan, a: x[0].data, b: x[1].data, g: g, da: d.target(0), db: d.target(1))
         case .attention(let plan):
             attentionBackward(plan, inputs: x, g: g, into: d)
         case .linear(let plan):
@@ -100,23 +104,26 @@ enum Gradients {
                 for j in 0..<dim { da[r * dim + j] += g[r * dim + j] - Foundation.exp(o[r * dim + j]) * total }
             }
         case .layerNorm(let means, let rstds):
-            normBackward(x: x[0], weight: x[1], means: means, rstds: rstds, g: g, dx: d[0], dw: d[1], db: d[2])
+            normBackward(x: x[0], weight: x[1], means: means, rstds: rstds, g: g, dx: d.target(0), dw: d[1], db: d[2])
         case .rmsNorm(let rstds):
-            normBackward(x: x[0], weight: x[1], means: nil, rstds: rstds, g: g, dx: d[0], dw: d[1], db: nil)
+            normBackward(x: x[0], weight: x[1], means: nil, rstds: rstds, g: g, dx: d.target(0), dw: d[1], db: nil)
         case .reshape:
             unaryRule(d, n) { i in g[i] }
         case .permute(let perm):
-            guard let da = d[0] else { return }
+            guard let da = d.target(0) else { return }
             var inverse = perm
             for (i, p) in perm.enumerated() { inverse[p] = i }
-            permuteCopy(g, shape: y.shape, perm: inverse, into: da, accumulate: true)
+            permuteCopy(g, shape: y.shape, perm: inverse, into: da.pointer, accumulate: !da.fresh)
         case .concat(let axis):
             let outer = Shape.count(Array(y.shape[..<axis])), inner = Shape.count(Array(y.shape[(axis + 1)...]))
             var offset = 0
             for (k, input) in x.enumerated() {
                 let len = input.shape[axis] * inner
-                if let dk = d[k] {
-                    for o in 0..<outer { for j in 0..<len { dk[o * len + j] += g[o * y.shape[axis] * inner + offset + j] } }
+                if let dk = d.target(k) {
+                    for o in 0..<outer {
+                        let row = g + o * y.shape[axis] * inner + offset
+                        dk.write((o * len)..<((o + 1) * len)) { i in row[i - o * len] }
+                    }
                 }
                 offset += len
             }
@@ -163,35 +170,36 @@ enum Gradients {
         }
     }
 
-    /// d[0][i] += f(i) for an elementwise rule.
+    /// d[0][i] = or += f(i) for an elementwise rule.
     @inline(__always)
     private static func unaryRule(_ d: InputGradients, _ n: Int, _ f: (Int) -> Float) {
-        guard let da = d[0] else { return }
-        Parallelism.forEachChunk(n, grain: 1 << 16) { r in for i in r { da[i] += f(i) } }
+        guard let da = d.target(0) else { return }
+        Parallelism.forEachChunk(n, grain: 1 << 16) { r in da.write(r, f) }
     }
 
-    /// Gradients of C = op(A)·op(B), accumulated with beta = 1 (so a shared B sums over the batch).
+    /// Gradients of C = op(A)·op(B): stored by the first product into a fresh buffer, then added (beta 1), so a
+    /// shared operand (stride 0) sums over the batch.
     private static func matmulBackward(_ p: MatmulPlan, a: UnsafePointer<Float>, b: UnsafePointer<Float>, g: UnsafePointer<Float>,
-                                       da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
+                                       da: GradientTarget?, db: GradientTarget?) {
         let (m, n, k) = (p.m, p.n, p.k)
         for i in 0..<p.batch {
             let ai = a + i * p.strideA, bi = b + i * p.strideB, gi = g + i * p.strideC
             if let da {
-                let dai = da + i * p.strideA
+                let dai = da.pointer + i * p.strideA, beta: Float = i > 0 && p.strideA == 0 ? 1 : da.beta
                 switch (p.transposeA, p.transposeB) {
-                case (false, false): sgemm(false, true, m: m, n: k, k: n, gi, lda: n, bi, ldb: n, beta: 1, dai, ldc: k)
-                case (true, false): sgemm(false, true, m: k, n: m, k: n, bi, lda: n, gi, ldb: n, beta: 1, dai, ldc: m)
-                case (false, true): sgemm(false, false, m: m, n: k, k: n, gi, lda: n, bi, ldb: k, beta: 1, dai, ldc: k)
-                case (true, true): sgemm(true, true, m: k, n: m, k: n, bi, lda: k, gi, ldb: n, beta: 1, dai, ldc: m)
+                case (false, false): sgemm(false, true, m: m, n: k, k: n, gi, lda: n, bi, ldb: n, beta: beta, dai, ldc: k)
+                case (true, false): sgemm(false, true, m: k, n: m, k: n, bi, lda: n, gi, ldb: n, beta: beta, dai, ldc: m)
+                case (false, true): sgemm(false, false, m: m, n: k, k: n, gi, lda: n, bi, ldb: k, beta: beta, dai, ldc: k)
+                case (true, true): sgemm(true, true, m: k, n: m, k: n, bi, lda: k, gi, ldb: n, beta: beta, dai, ldc: m)
                 }
             }
             if let db {
-                let dbi = db + i * p.strideB
+                let dbi = db.pointer + i * p.strideB, beta: Float = i > 0 && p.strideB == 0 ? 1 : db.beta
                 switch (p.transposeA, p.transposeB) {
-                case (false, false): sgemm(true, false, m: k, n: n, k: m, ai, lda: k, gi, ldb: n, beta: 1, dbi, ldc: n)
-                case (true, false): sgemm(false, false, m: k, n: n, k: m, ai, lda: m, gi, ldb: n, beta: 1, dbi, ldc: n)
-                case (false, true): sgemm(true, false, m: n, n: k, k: m, gi, lda: n, ai, ldb: k, beta: 1, dbi, ldc: k)
-                case (true, true): sgemm(true, true, m: n, n: k, k: m, gi, lda: n, ai, ldb: m, beta: 1, dbi, ldc: k)
+                case (false, false): sgemm(true, false, m: k, n: n, k: m, ai, lda: k, gi, ldb: n, beta: beta, dbi, ldc: n)
+                case (true, false): sgemm(false, false, m: k, n: n, k: m, ai, lda: m, gi, ldb: n, beta: beta, dbi, ldc: n)
+                case (false, true): sgemm(true, false, m: n, n: k, k: m, gi, lda: n, ai, ldb: k, beta: beta, dbi, ldc: k)
+                case (true, true): sgemm(true, true, m: n, n: k, k: m, gi, lda: n, ai, ldb: m, beta: beta, dbi, ldc: k)
                 }
             }
         }
@@ -200,7 +208,7 @@ enum Gradients {
     /// Layer norm (with means) and RMS norm (means nil): x̂ = (x − μ)·rstd, y = x̂·w (+ b).
     /// Rows run in parallel chunks; each chunk sums its own dw/db, added together at the end.
     private static func normBackward(x: Tensor, weight: Tensor, means: [Float]?, rstds: [Float], g: UnsafePointer<Float>,
-                                     dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
+                                     dx: GradientTarget?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
         let dim = x.lastDim, rows = x.rows, px = x.data, w = weight.data
         let chunks = max(1, min(Parallelism.availableWorkers, rows / 64))
         let partials = Storage(zeros: chunks * 2 * dim)     // per chunk: dw then db
@@ -223,7 +231,10 @@ enum Gradients {
                     }
                     guard let dx else { continue }
                     let meanDxhat = means == nil ? 0 : sumDxhat / Float(dim), meanDxhatXhat = sumDxhatXhat / Float(dim)
-                    for j in 0..<dim { dx[r * dim + j] += rstd * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat) }
+                    dx.write((r * dim)..<((r + 1) * dim)) { i in
+                        let j = i - r * dim
+                        return rstd * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat)
+                    }
                 }
             }
         }

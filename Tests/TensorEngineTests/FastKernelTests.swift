@@ -77,13 +77,22 @@ final class FastKernelTests: XCTestCase {
             let b = (0..<n).map { _ in rng.normal() }, g = (0..<n).map { _ in rng.normal() }
             var out = [Float](repeating: 0, count: n), da = [Float](repeating: 0.5, count: n), db = da
             vm_gated_gelu_tanh(a, b, &out, n)
-            vm_gated_gelu_tanh_backward(a, b, g, &da, &db, n)
+            vm_gated_gelu_tanh_backward(a, b, g, &da, &db, n, 1, 1)
+            // stored, not added: buffers holding NaN must come back clean
+            var storedA = [Float](repeating: .nan, count: n), storedB = storedA, addedB = [Float](repeating: 0.5, count: n)
+            vm_gated_gelu_tanh_backward(a, b, g, &storedA, &storedB, n, 0, 0)
+            var mixedA = [Float](repeating: .nan, count: n)
+            vm_gated_gelu_tanh_backward(a, b, g, &mixedA, &addedB, n, 0, 1)
             let expected = gatedGELUReference(a, b)
             for i in 0..<n {
                 let (value, derivative) = geluTanhWithDerivative(a[i])
                 XCTAssertEqual(out[i], expected[i], accuracy: 1e-6 + 1e-5 * abs(expected[i]), "forward, n \(n), x \(a[i])")
                 XCTAssertEqual(da[i], 0.5 + g[i] * b[i] * derivative, accuracy: 1e-5, "da (accumulated), n \(n), x \(a[i])")
                 XCTAssertEqual(db[i], 0.5 + g[i] * value, accuracy: 1e-5, "db (accumulated), n \(n), x \(a[i])")
+                XCTAssertEqual(storedA[i], g[i] * b[i] * derivative, accuracy: 1e-5, "da (stored), n \(n), x \(a[i])")
+                XCTAssertEqual(storedB[i], g[i] * value, accuracy: 1e-5, "db (stored), n \(n), x \(a[i])")
+                XCTAssertEqual(mixedA[i], storedA[i], "da stored beside db added, n \(n)")
+                XCTAssertEqual(addedB[i], db[i], "db added beside da stored, n \(n)")
             }
         }
     }

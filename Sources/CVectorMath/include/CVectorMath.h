@@ -8,8 +8,10 @@
 /// out[i] = gelu_tanh(a[i]) * b[i]  (T5's gated GELU), for i in 0..<n.
 void vm_gated_gelu_tanh(const float *a, const float *b, float *out, ptrdiff_t n);
 
-/// Its backward: da[i] += g[i] * b[i] * gelu_tanh'(a[i]); db[i] += g[i] * gelu_tanh(a[i]).
-void vm_gated_gelu_tanh_backward(const float *a, const float *b, const float *g, float *da, float *db, ptrdiff_t n);
+/// Its backward: da[i] += g[i] * b[i] * gelu_tanh'(a[i]); db[i] += g[i] * gelu_tanh(a[i]); with add_a (add_b) 0
+/// the gradient is stored instead, da (db) not read.
+void vm_gated_gelu_tanh_backward(const float *a, const float *b, const float *g, float *da, float *db, ptrdiff_t n,
+                                 int add_a, int add_b);
 
 /// y = softmax(x) over n values (y may be x); all −∞ gives zeros.
 void vm_softmax_row(const float *x, float *y, ptrdiff_t n);
