@@ -182,6 +182,7 @@ enum Gradients {
     private static func matmulBackward(_ p: MatmulPlan, a: UnsafePointer<Float>, b: UnsafePointer<Float>, g: UnsafePointer<Float>,
                                        da: GradientTarget?, db: GradientTarget?) {
         let (m, n, k) = (p.m, p.n, p.k)
+        if p.batch == 0, let db, db.fresh { db.pointer.update(repeating: 0, count: p.sharedB ? k * n : 0) }   // no product writes it
         for i in 0..<p.batch {
             let ai = a + i * p.strideA, bi = b + i * p.strideB, gi = g + i * p.strideC
             if let da {

@@ -43,6 +43,16 @@ final class FreshGradientBufferTests: XCTestCase {
         return inputs.map { $0.grad?.scalars ?? [] }
     }
 
+    /// An empty batch against a shared right-hand side runs no product, yet the shared operand's gradient is all zeros.
+    func testEmptyBatchGivesTheSharedOperandAZeroGradient() {
+        var rng = SeededGenerator(seed: 32)
+        let a = Tensor.normal([0, 5, 300], using: &rng).requiringGrad(), b = Tensor.normal([300, 300], using: &rng).requiringGrad()
+        fillPool(with: .nan)
+        let out = matmul(a, b)
+        out.backward(seed: Tensor(shape: out.shape, scalars: []))
+        XCTAssertEqual(b.grad?.scalars, [Float](repeating: 0, count: 300 * 300))
+    }
+
     func testRulesStoringIntoFreshBuffersNeverReadThem() {
         let clean = gradients(afterFillingThePoolWith: 0)
         XCTAssertTrue(clean.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isFinite) }, "every input gets a finite gradient")
