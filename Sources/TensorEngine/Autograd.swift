@@ -159,10 +159,10 @@ final class InputGradients {
         let key = ObjectIdentifier(input)
         if let existing = pending[key] { return GradientTarget(pointer: existing.pointer, fresh: false) }
         // An input passed twice (x·x) gets a zeroed buffer: the rule's second write would otherwise add to garbage.
-        let repeated = inputs.indices.contains { $0 != index && inputs[$0] === input }
-        let fresh = zeroed || repeated ? Storage(zeros: input.count) : Storage(count: input.count)
-        pending[key] = fresh
-        return GradientTarget(pointer: fresh.pointer, fresh: !(zeroed || repeated))
+        let unzeroed = !zeroed && !inputs.indices.contains { $0 != index && inputs[$0] === input }
+        let buffer = unzeroed ? Storage(count: input.count) : Storage(zeros: input.count)
+        pending[key] = buffer
+        return GradientTarget(pointer: buffer.pointer, fresh: unzeroed)
     }
 }
 
